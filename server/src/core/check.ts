@@ -4,6 +4,7 @@ import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import type { z } from 'zod';
 import { CODES, type Code } from './codes';
 import { ContractSchema, formatKeysAt, type Contract } from './contract-schema';
+import { IncrementalYaml } from './incremental-yaml';
 import { finding, LineIndex, sortFindings, type Finding } from './findings';
 import { compileSchema, prepareSchema, type CheckHost, type CompiledSchema, type PreparedSchema } from './output-schema';
 import { scanPlaceholders, placeholderNames } from './placeholders';
@@ -20,6 +21,8 @@ export interface CheckOptions {
   maxFileBytes?: number;
   /** Information-level coverage hints (default on). */
   coverage?: boolean;
+  /** A per-document incremental parser (the language server keeps one per open file). */
+  yaml?: IncrementalYaml;
 }
 
 export interface RawExample {
@@ -90,7 +93,7 @@ function runChecks(text: string, opts: CheckOptions, r: CheckResult): void {
     out.push(finding('file-binary', 0, 0, 'this is a binary file (it contains NUL bytes), not a YAML contract'));
     return;
   }
-  const src = parseYaml(text);
+  const src = opts.yaml ? opts.yaml.parse(text) : parseYaml(text);
   r.source = src;
   let fatal = false;
   for (const err of src.doc.errors) {

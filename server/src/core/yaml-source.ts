@@ -11,8 +11,10 @@ export interface YamlSource {
   doc: Document.Parsed;
 }
 
+export const YAML_OPTIONS = { uniqueKeys: true, prettyErrors: false, keepSourceTokens: false, strict: true, stringKeys: false } as const;
+
 export function parseYaml(text: string): YamlSource {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, keepSourceTokens: false, strict: true, stringKeys: false });
+  const doc = parseDocument(text, YAML_OPTIONS);
   return { text, doc };
 }
 
