@@ -526,15 +526,25 @@ function coverageHints(src: YamlSource, schema: Record<string, unknown>, r: Chec
       const compiled = r.schema;
       const hits = new Set<number>();
       for (const v of expected.flatMap((x) => valuesAt(x, instance))) {
+        // The branch the value takes; for an invalid value, the branch it came closest to.
+        let best = -1;
+        let bestErrors = Infinity;
         s.oneOf.forEach((_, i) => {
           const frag = `${compiled.id}#${toPointer([...at, 'oneOf', i])}`;
           try {
             const fn = compiled.ajv.getSchema(frag);
-            if (fn && fn(v)) hits.add(i);
+            if (!fn) return;
+            const errors = fn(v) ? 0 : (fn.errors?.length ?? 1);
+            if (errors === 0) hits.add(i);
+            if (errors < bestErrors) {
+              bestErrors = errors;
+              best = i;
+            }
           } catch {
             // a branch that cannot be compiled alone is not counted
           }
         });
+        if (bestErrors > 0 && best >= 0) hits.add(best);
       }
       s.oneOf.forEach((_, i) => {
         if (hits.has(i)) return;

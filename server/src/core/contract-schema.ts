@@ -105,7 +105,6 @@ export function contractJsonSchema(): Record<string, unknown> {
     const s = z.toJSONSchema(ContractSchema, { io: 'input', target: 'draft-7', unrepresentable: 'any' }) as Record<string, unknown>;
     jsonSchemaCache = {
       $schema: 'http://json-schema.org/draft-07/schema#',
-      $id: 'https://prompt-contracts.dev/schemas/contract.schema.json',
       title: 'Prompt contract (.contract.yaml)',
       ...Object.fromEntries(Object.entries(s).filter(([k]) => k !== '$schema')),
     };

@@ -192,9 +192,10 @@ export function unsafePatternReason(pattern: string): string | undefined {
     else if (c === ')') {
       const g = stack.length > 1 ? stack.pop()! : { unbounded: false };
       const q = pattern.slice(i + 1);
-      const quantified = /^(\*|\+|\{\d+,\d*\})/.exec(q);
-      const unboundedQ = quantified && !/^\{\d+,\d+\}/.test(q);
-      if (quantified && g.unbounded && unboundedQ) return 'nests unbounded quantifiers (catastrophic backtracking)';
+      const quantified = /^(\*|\+|\{(\d+)(,(\d*))?\})/.exec(q);
+      const unboundedQ = !!quantified && (quantified[1] === '*' || quantified[1] === '+' || (quantified[3] !== undefined && quantified[4] === ''));
+      const upper = quantified && !unboundedQ ? Number(quantified[4] || quantified[2]) : 0;
+      if (g.unbounded && (unboundedQ || upper >= 8)) return 'nests unbounded quantifiers (catastrophic backtracking)';
       if (g.unbounded || unboundedQ) stack[stack.length - 1]!.unbounded = true;
     } else if (c === '*' || c === '+') stack[stack.length - 1]!.unbounded = true;
     else if (c === '{' && /^\{\d+,\}/.test(pattern.slice(i))) stack[stack.length - 1]!.unbounded = true;
