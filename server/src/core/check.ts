@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import type { ErrorObject } from 'ajv';
-import { isMap, isScalar, isSeq, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, visit, type Node } from 'yaml';
 import type { z } from 'zod';
 import { CODES, type Code } from './codes';
 import { ContractSchema, formatKeysAt, type Contract } from './contract-schema';
@@ -75,7 +75,7 @@ export function checkContract(text: string, opts: CheckOptions): CheckResult {
   } catch (e) {
     // A bug must surface as a finding, never as a silent "no problems".
     const [s, en] = firstLine(text);
-    result.findings.push({ code: 'internal-error', severity: 'error', message: `the checker failed on this file: ${(e as Error)?.stack?.split('\n').slice(0, 3).join(' | ') ?? String(e)}`, start: s, end: en });
+    result.findings.push(finding('internal-error', s, en, `the checker failed on this file: ${(e as Error)?.stack?.split('\n').slice(0, 3).join(' | ') ?? String(e)}`));
   }
   sortFindings(result.findings);
   return result;
@@ -84,9 +84,10 @@ export function checkContract(text: string, opts: CheckOptions): CheckResult {
 function runChecks(text: string, opts: CheckOptions, r: CheckResult): void {
   const out = r.findings;
   const maxBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
-  if (text.length > maxBytes) {
+  const bytes = text.length > maxBytes / 4 ? Buffer.byteLength(text, 'utf8') : text.length;
+  if (bytes > maxBytes) {
     const [s, e] = firstLine(text);
-    out.push(finding('file-too-large', s, e, `file is ${(text.length / 1048576).toFixed(1)} MB, over the ${(maxBytes / 1048576).toFixed(1)} MB limit; it is not checked`));
+    out.push(finding('file-too-large', s, e, `file is ${(bytes / 1048576).toFixed(1)} MB, over the ${(maxBytes / 1048576).toFixed(1)} MB limit; it is not checked`));
     return;
   }
   if (text.includes('\u0000')) {
@@ -98,7 +99,10 @@ function runChecks(text: string, opts: CheckOptions, r: CheckResult): void {
   let fatal = false;
   for (const err of src.doc.errors) {
     const [s, e] = err.pos;
-    if (err.code === 'DUPLICATE_KEY') out.push(finding('yaml-duplicate-key', s, Math.max(e, s + 1), duplicateKeyMessage(text, s, e)));
+    if (err.code === 'DUPLICATE_KEY') {
+      const { key, end } = duplicateKeyRange(text, s);
+      out.push(finding('yaml-duplicate-key', s, Math.max(e, end), key ? `duplicate key \`${key}\`: YAML keeps only one of the values` : 'duplicate key: YAML keeps only one of the values'));
+    }
     else {
       fatal = true;
       out.push(finding('yaml-syntax', s, Math.max(e, s + 1), cleanYamlMessage(err.message)));
@@ -167,9 +171,12 @@ function describeType(v: unknown): string {
   return `a ${typeof v}`;
 }
 
-function duplicateKeyMessage(text: string, s: number, e: number): string {
-  const key = text.slice(s, e).replace(/:.*$/s, '').trim() || text.slice(s, text.indexOf(':', s)).trim();
-  return key ? `duplicate key \`${key}\`: YAML keeps only one of the values` : 'duplicate key: YAML keeps only one of the values';
+/** The key the parser flagged: from the error position to the end of the key on that line. */
+function duplicateKeyRange(text: string, s: number): { key: string; end: number } {
+  const lineEnd = text.indexOf('\n', s) < 0 ? text.length : text.indexOf('\n', s);
+  const m = /^("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^:#\n]*?)\s*:(\s|$)/.exec(text.slice(s, lineEnd));
+  const key = (m ? m[1]! : text.slice(s, lineEnd)).trim();
+  return { key, end: s + Math.max(1, key.length) };
 }
 
 /** Walks the node tree once: nesting depth and numbers JSON cannot hold. Returns false when too deep. */
@@ -199,8 +206,14 @@ function scanNodes(src: YamlSource, out: Finding[]): boolean {
 }
 
 function firstAlias(src: YamlSource): [number, number] | undefined {
-  const m = /\*[^\s,\]}]+/.exec(src.text);
-  return m ? [m.index, m.index + m[0].length] : undefined;
+  let at: [number, number] | undefined;
+  visit(src.doc, {
+    Alias(_, node) {
+      if (node.range) at = [node.range[0], node.range[1]];
+      return visit.BREAK;
+    },
+  });
+  return at;
 }
 
 function valueAt(value: unknown, p: readonly PropertyKey[]): unknown {
@@ -348,7 +361,8 @@ function checkOutputSchema(src: YamlSource, schema: unknown, r: CheckResult, opt
     const [s, e] = valueRange(src, [...SCHEMA_BASE, ...p.at]);
     out.push(finding(p.code, s, e, p.message));
   }
-  grammarCoverage(src, schema, prepared, out);
+  const decoding = isObj(r.value) && isObj(r.value.model) ? r.value.model.decoding : undefined;
+  if (decoding !== 'free') grammarCoverage(src, schema, prepared, out);
   const compiled = compileSchema(prepared);
   if (!compiled.ok) {
     for (const i of compiled.issues) {

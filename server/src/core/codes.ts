@@ -11,6 +11,7 @@ export interface CodeInfo {
 }
 
 export const CODES = {
+  'internal-error': { severity: 'error', title: 'Checker failure', explain: 'The checker itself failed on this file. This is a bug in Prompt Contracts, not in your contract: please report it with the file. Other findings for this file may be missing.' },
   'file-too-large': { severity: 'error', title: 'File too large', explain: 'The file is larger than the configured limit (`maxFileBytes`); it is not parsed, so the editor stays responsive. Split the contract or raise the limit.' },
   'file-binary': { severity: 'error', title: 'Not a text file', explain: 'The file contains NUL bytes or invalid UTF-8, so it cannot be a YAML contract.' },
   'yaml-syntax': { severity: 'error', title: 'YAML syntax error', explain: 'The YAML parser rejected this text. Nothing after a syntax error can be trusted, so structure checks stop here.' },

@@ -154,7 +154,7 @@ function safeRealpath(host: CheckHost, p: string): string {
 // --- compiling ---------------------------------------------------------------------------------
 
 export interface SchemaIssue {
-  code: 'schema-invalid' | 'schema-strict' | 'schema-pattern-unsafe' | 'schema-ref-missing';
+  code: 'schema-invalid' | 'schema-strict' | 'schema-pattern-unsafe' | 'schema-ref-missing' | 'schema-recursive';
   /** Path inside the root schema (best effort). */
   at: SchemaPath;
   message: string;
@@ -327,6 +327,8 @@ export function compileSchema(prepared: PreparedSchema): CompileResult {
         return typeof v === 'string' && (ref.endsWith(v) || v.endsWith(ref.replace(/^.*#/, '#')));
       });
       issues.push({ code: 'schema-ref-missing', at: sites[0] ?? [], message: `cannot resolve \`$ref\` ${JSON.stringify(displayRef(ref, prepared))}` });
+    } else if (e instanceof RangeError) {
+      issues.push({ code: 'schema-recursive', at: [], message: 'the schema refers to itself without end (a `$ref` cycle that never consumes data), so it cannot be compiled' });
     } else issues.push({ code: 'schema-invalid', at: [], message: err.message.replace(/urn:contract-schema:[0-9a-f]+/g, '(this schema)') });
     return { ok: false, issues };
   } finally {
