@@ -1,0 +1,34 @@
+import { ErrorCodes, ResponseError, type CancellationToken, type ExecuteCommandParams } from 'vscode-languageserver/node';
+import { Commands, RunProgressNotification, type RunExamplesParams, type RunExamplesResult } from '../protocol';
+import type { ServerContext } from './context';
+
+export const COMMANDS: string[] = Object.values(Commands);
+
+function abortSignal(token: CancellationToken): AbortSignal {
+  const controller = new AbortController();
+  if (token.isCancellationRequested) controller.abort();
+  else token.onCancellationRequested(() => controller.abort());
+  return controller.signal;
+}
+
+/** `contracts/runExamples`: validates the request against the open document, then hands it to the runner. */
+export async function runExamples(ctx: ServerContext, params: RunExamplesParams, token: CancellationToken): Promise<RunExamplesResult> {
+  if (!params || typeof params.uri !== 'string') throw new ResponseError(ErrorCodes.InvalidParams, 'contracts/runExamples needs { uri }');
+  const a = ctx.docs.analysisOf(params.uri);
+  if (!a) throw new ResponseError(ErrorCodes.InvalidParams, `${params.uri} is not an open contract`);
+  const names = new Set(a.result.examples.map((e) => e.name));
+  const unknown = (params.examples ?? []).filter((n) => !names.has(n));
+  if (unknown.length) throw new ResponseError(ErrorCodes.InvalidParams, `no example named ${unknown.map((n) => JSON.stringify(n)).join(', ')} in ${params.uri}`);
+  return ctx.runner.run(params, abortSignal(token), (p) => void ctx.connection.sendNotification(RunProgressNotification, p));
+}
+
+export function executeCommand(ctx: ServerContext, params: ExecuteCommandParams, token: CancellationToken): Promise<RunExamplesResult> {
+  const arg = (params.arguments?.[0] ?? {}) as { uri?: unknown; example?: unknown };
+  if (params.command !== Commands.runAll && params.command !== Commands.runExample) {
+    return Promise.reject(new ResponseError(ErrorCodes.InvalidParams, `unknown command ${params.command}`));
+  }
+  if (typeof arg.uri !== 'string') return Promise.reject(new ResponseError(ErrorCodes.InvalidParams, `${params.command} needs an argument { uri${params.command === Commands.runExample ? ', example' : ''} }`));
+  if (params.command === Commands.runAll) return runExamples(ctx, { uri: arg.uri }, token);
+  if (typeof arg.example !== 'string') return Promise.reject(new ResponseError(ErrorCodes.InvalidParams, `${Commands.runExample} needs an argument { uri, example }`));
+  return runExamples(ctx, { uri: arg.uri, examples: [arg.example] }, token);
+}

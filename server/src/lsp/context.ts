@@ -1,0 +1,14 @@
+import type { Connection } from 'vscode-languageserver/node';
+import type { ResultsStore } from '../core/results-store';
+import type { ContractDocuments } from './documents';
+import type { ExampleRunner } from './runner';
+import type { SettingsStore } from './settings';
+
+/** What every feature handler may use. Owned by the server; nothing here is global. */
+export interface ServerContext {
+  connection: Connection;
+  docs: ContractDocuments;
+  settings: SettingsStore;
+  results: ResultsStore;
+  runner: ExampleRunner;
+}

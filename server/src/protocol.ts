@@ -1,0 +1,112 @@
+/**
+ * The custom part of the protocol between the VS Code client and contracts-language-server,
+ * declared once and imported by both sides. Each message says which way it travels.
+ * Everything else is plain LSP. Settings travel through `workspace/configuration` (section
+ * `contracts`, schema in server/src/settings.ts) and `workspace/didChangeConfiguration`.
+ */
+import { NotificationType, RequestType } from 'vscode-languageserver-protocol';
+
+/** Language id of contract documents. The server also treats any `*.contract.yaml|yml` file as a contract. */
+export const CONTRACT_LANGUAGE_ID = 'prompt-contract';
+
+/** Value of every diagnostic's `source`. */
+export const DIAGNOSTIC_SOURCE = 'contracts';
+
+// --- commands (workspace/executeCommand, client → server; code lenses carry them) ---------------
+
+export const Commands = {
+  runAll: 'contracts.runAll',
+  runExample: 'contracts.runExample',
+} as const;
+
+/** Argument of `contracts.runAll`. */
+export interface RunAllArgs {
+  uri: string;
+}
+
+/** Argument of `contracts.runExample`. */
+export interface RunExampleArgs {
+  uri: string;
+  /** The example's `name`. */
+  example: string;
+}
+
+// --- running examples ---------------------------------------------------------------------------
+
+export interface RunExamplesParams {
+  /** The contract document. */
+  uri: string;
+  /** Names of the examples to run; all (except `skip: true`) when absent. */
+  examples?: string[];
+  /** Run only this quantization; every quantization of the contract when absent. */
+  quantization?: string;
+  /** Ignore cached verdicts of unchanged examples. */
+  noCache?: boolean;
+}
+
+export type ExampleStatus = 'pass' | 'fail' | 'error' | 'truncated' | 'skipped';
+
+export interface ExampleRunResult {
+  example: string;
+  quantization: string;
+  status: ExampleStatus;
+  /** The parsed output (when it was JSON). */
+  output?: unknown;
+  /** The raw generated text. */
+  raw?: string;
+  /** Why it failed: schema errors (with JSON Pointers) or differences from `expected`. */
+  problems?: { pointer: string; message: string }[];
+  latencyMs?: number;
+  ttftMs?: number;
+  tokens?: number;
+  /** True when the verdict came from the cache (latency is never served from cache). */
+  cached?: boolean;
+}
+
+export interface RunExamplesResult {
+  uri: string;
+  contract: string;
+  results: ExampleRunResult[];
+  summary: {
+    total: number;
+    passed: number;
+    failed: number;
+    errored: number;
+    skipped: number;
+    p50Ms?: number;
+    p95Ms?: number;
+  };
+}
+
+/** client → server: run examples of a contract. Cancellable ($/cancelRequest aborts the run). */
+export const RunExamplesRequest = new RequestType<RunExamplesParams, RunExamplesResult, void>('contracts/runExamples');
+
+/** server → client: progress of a `contracts/runExamples` run, after each example. */
+export interface RunProgressParams {
+  uri: string;
+  done: number;
+  total: number;
+  /** The example that just finished. */
+  last?: ExampleRunResult;
+}
+export const RunProgressNotification = new NotificationType<RunProgressParams>('contracts/runProgress');
+
+// --- model status -------------------------------------------------------------------------------
+
+export type ModelStatus =
+  | { state: 'not-loaded' }
+  | { state: 'downloading'; model: string; percent: number }
+  | { state: 'loading'; model: string }
+  | { state: 'ready'; model: string; quantization: string; threads: number }
+  | { state: 'error'; message: string };
+
+/** server → client: the embedded model's state changed (for a status bar item). */
+export const ModelStatusNotification = new NotificationType<ModelStatus>('contracts/modelStatus');
+
+// --- errors -------------------------------------------------------------------------------------
+
+/** Error codes of ResponseErrors this server answers with (outside JSON-RPC's and LSP's reserved ranges). */
+export const ContractsErrorCodes = {
+  /** Running examples is not wired into this server yet. */
+  RuntimeUnavailable: 1001,
+} as const;
