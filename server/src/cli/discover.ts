@@ -145,7 +145,7 @@ function closure(segs: GlobSegment[], states: Iterable<number>): number[] {
 /**
  * Walks from `base`, matching entries segment by segment. A literal segment may enter any folder
  * (it was named); `**` and wildcards skip node_modules, dot-folders, `broken` and ignored folders.
- * Symbolic links to folders are followed unless they lead back to a folder being walked.
+ * Symbolic links to folders are followed when they lead outside the walk, never back into it.
  */
 function walkGlob(base: string, baseReal: string, segs: GlobSegment[], rules: RuleList, sink: WalkSink): void {
   const n = segs.length;
@@ -210,6 +210,8 @@ function walkGlob(base: string, baseReal: string, segs: GlobSegment[], rules: Ru
             sink.notes.push(`skipped ${sink.rel(abs)}: a symbolic link back to ${sink.rel(real)} (a loop)`);
             continue;
           }
+          // A link to a folder inside the walk reaches it a second time, under another name.
+          if (real.startsWith(baseReal + path.sep)) continue;
         }
         stack.push({ dir: abs, real, states: closure(segs, next), rules: dirRules, parents });
       } else if (isFile || broken) {
