@@ -259,6 +259,7 @@ describe('contracts check: machine formats', () => {
     assert.match(r.stdout, /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<testsuites name="prompt-contracts" tests="4" failures="2" errors="0" skipped="0">/);
     assert.equal([...r.stdout.matchAll(/<testsuite /g)].length, 4);
     assert.equal([...r.stdout.matchAll(/<testcase classname="[^"]+" name="check" file="[^"]+"/g)].length, 4);
+    assert.match(r.stdout, /<testcase classname="b\/error\.contract\.yaml" name="check" file="b\/error\.contract\.yaml" line="3">/);
     assert.match(r.stdout, /<testcase classname="a\/clean\.contract\.yaml" name="check" file="a\/clean\.contract\.yaml"\/>/);
     assert.match(r.stdout, /<failure message="1 error: unknown key `sytem`[^"]*" type="contract-check">b\/error\.contract\.yaml:3:3 error unknown key/);
     assert.match(r.stdout, /<system-out>a\/warn\.contract\.yaml:19:\d+ warning input `extra`/);

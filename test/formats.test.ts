@@ -279,6 +279,8 @@ describe('junit writer', () => {
   it('fails a file with errors, listing them; warnings and hints go to system-out', () => {
     const root = parseXml(junitWriter().write(sampleReport()));
     const [a, b, c] = root.children.map((s) => s.children[0]!);
+    assert.equal(a!.attrs.line, '3', 'the first error line, for annotating reporters');
+    assert.equal(b!.attrs.line, undefined);
     const failure = a!.children.find((e) => e.name === 'failure')!;
     assert.ok(failure, 'a failure element');
     assert.match(failure.attrs.message!, /^2 errors: missing required field/);

@@ -51,7 +51,9 @@ function checkCase(f: FileReport): Case {
     body += `\n      <failure${attrs({ message, type: 'contract-check' })}>${xmlText(errors.map((x) => findingLine(f.file, x)).join('\n'))}</failure>`;
   }
   if (others.length) body += `\n      <system-out>${xmlText(others.map((x) => findingLine(f.file, x)).join('\n'))}</system-out>`;
-  const open = `    <testcase${attrs({ classname: f.file, name: 'check', file: f.file, time: seconds(f.durationMs) })}`;
+  // `line` lets annotating reporters (GitHub actions that read JUnit) point at the first error.
+  const line = errors.length ? errors[0]!.range.start.line + 1 : undefined;
+  const open = `    <testcase${attrs({ classname: f.file, name: 'check', file: f.file, line, time: seconds(f.durationMs) })}`;
   return { xml: body ? `${open}>${body}\n    </testcase>` : `${open}/>`, status: errors.length ? 'failed' : 'passed' };
 }
 
