@@ -71,6 +71,9 @@ test('invalid-json: prose, empty output, code fences, duplicate keys', () => {
   const dup = j('{"label":"other","label":"billing","confidence":0.9}');
   assert.equal(dup.verdict.kind, 'invalid-json');
   assert.match(dup.verdict.message, /duplicate key "label"/);
+  const huge = j('{"label":"billing","confidence":-9666666e6999999}');
+  assert.equal(huge.verdict.kind, 'invalid-json');
+  assert.match(huge.verdict.message, /number at \/confidence is too large/);
   assert.equal(j('{"a": {"x": 1}, "b": {"x": 2}}', { validate: validator(true), expected: { a: { x: 1 }, b: { x: 2 } } }).verdict.kind, 'pass');
 });
 

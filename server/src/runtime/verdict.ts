@@ -164,8 +164,8 @@ function fenceHint(text: string): string {
 export type ParseResult = { ok: true; value: unknown } | { ok: false; message: string; offset?: number };
 
 /**
- * JSON.parse, plus what it lets through: duplicate keys (JSON.parse keeps the last silently) and an
- * empty output. Surrounding whitespace is allowed; nothing else is stripped (no code fences).
+ * JSON.parse, plus what it lets through: duplicate keys (JSON.parse keeps the last silently),
+ * numbers that overflow a double, and an empty output. Surrounding whitespace is allowed; nothing else is stripped (no code fences).
  */
 export function parseJsonStrict(text: string): ParseResult {
   if (text.trim() === '') return { ok: false, message: 'the output is empty', offset: 0 };
@@ -179,7 +179,21 @@ export function parseJsonStrict(text: string): ParseResult {
   }
   const dup = duplicateKey(text);
   if (dup) return { ok: false, message: `duplicate key ${JSON.stringify(dup.key)} at offset ${dup.offset}`, offset: dup.offset };
+  const inf = nonFinite(value);
+  if (inf !== undefined) return { ok: false, message: `the number at ${inf || '/'} is too large for a double (it reads as Infinity)` };
   return { ok: true, value };
+}
+
+/** Pointer of the first number that overflowed to ±Infinity (the grammar allows 16-digit exponents). */
+function nonFinite(value: unknown): string | undefined {
+  const stack: { v: unknown; p: string[] }[] = [{ v: value, p: [] }];
+  while (stack.length) {
+    const { v, p } = stack.pop()!;
+    if (typeof v === 'number' && !Number.isFinite(v)) return toPointer(p);
+    if (Array.isArray(v)) v.forEach((x, i) => stack.push({ v: x, p: [...p, String(i)] }));
+    else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) stack.push({ v: x, p: [...p, k] });
+  }
+  return undefined;
 }
 
 /** Finds the first duplicate key in a text that is already known to be valid JSON (iterative). */
