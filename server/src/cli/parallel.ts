@@ -23,11 +23,27 @@ export interface CheckWorkerData {
   counter: Int32Array;
 }
 
+/** Filled in when given: how the work was shared (for tests and benchmarks). */
+export interface ParallelStats {
+  workers: number;
+  checkedByWorkers: number;
+}
+
 type WorkerMessage = { done: false; results: [number, FileReport][] } | { done: true };
 
 function workerCount(files: number): number {
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   return Math.max(0, Math.min(cores - 1, MAX_WORKERS, Math.floor(files / FILES_PER_WORKER)));
+}
+
+function startWorker(script: string, data: CheckWorkerData): Worker {
+  if (/\.[cm]?ts$/.test(script)) {
+    // Running from the sources (tests, development): loader hooks do not reach worker threads, so
+    // the worker registers tsx's require hook itself.
+    const tsx = require.resolve('tsx/cjs');
+    return new Worker(`require(${JSON.stringify(tsx)}); require(${JSON.stringify(script)});`, { eval: true, workerData: data, stdout: true, stderr: true });
+  }
+  return new Worker(script, { workerData: data, stdout: true, stderr: true });
 }
 
 function claimLoop(files: readonly string[], counter: Int32Array, opts: CheckFilesOptions, onBatch: (results: [number, FileReport][]) => void): void {
@@ -51,25 +67,29 @@ export function runCheckWorker(data: CheckWorkerData, post: (m: WorkerMessage) =
  * Checks files, in parallel when there are many and `workerScript` is given: a script that, started
  * as a worker thread with CHECK_WORKER data, calls runCheckWorker (the `contracts` bin does).
  */
-export async function checkFilesParallel(files: readonly string[], opts: CheckFilesOptions, workerScript?: string): Promise<FileReport[]> {
+export async function checkFilesParallel(files: readonly string[], opts: CheckFilesOptions, workerScript?: string, stats?: ParallelStats): Promise<FileReport[]> {
   const results: (FileReport | undefined)[] = new Array(files.length);
   const n = workerScript ? workerCount(files.length) : 0;
   const counter = new Int32Array(new SharedArrayBuffer(4));
   const finished: Promise<void>[] = [];
+  if (stats) Object.assign(stats, { workers: n, checkedByWorkers: 0 });
   for (let w = 0; w < n; w++) {
     finished.push(
       new Promise<void>((resolve) => {
         let worker: Worker;
         try {
           const data: CheckWorkerData = { kind: CHECK_WORKER, files: [...files], opts, counter };
-          worker = new Worker(workerScript!, { workerData: data, stdout: true, stderr: true });
+          worker = startWorker(workerScript!, data);
         } catch {
           resolve();
           return;
         }
         worker.on('message', (m: WorkerMessage) => {
           if (m.done) resolve();
-          else for (const [i, r] of m.results) results[i] = r;
+          else {
+            for (const [i, r] of m.results) results[i] = r;
+            if (stats) stats.checkedByWorkers += m.results.length;
+          }
         });
         worker.on('error', () => resolve());
         worker.on('exit', () => resolve());
