@@ -134,6 +134,7 @@ function renderCheck(p: CheckPart): { summary: string[][]; body: string } {
     ms(r.medianMs),
     ms(r.minMs),
     r === ours ? '1.00×' : ratio(r.medianMs, ours.medianMs),
+    ms(r.medianCpuMs),
     mib(r.medianRssBytes),
     r.runs.map((x) => Math.round(x.wallMs)).join(', '),
   ]);
@@ -141,7 +142,7 @@ function renderCheck(p: CheckPart): { summary: string[][]; body: string } {
 
 ${machineLine(p)}
 
-${table(['Tool', 'median wall', 'min wall', 'median vs ours', 'peak RSS (median)', 'every run, ms'], rows)}
+${table(['Tool', 'median wall', 'min wall', 'median vs ours', 'CPU time (median)', 'peak RSS (median)', 'every run, ms'], rows)}
 
 What each reported: ${p.results.map((r) => `${r.name}: ${r.note}`).join('; ')}.
 
@@ -152,7 +153,10 @@ then each baseline, then again), so that drifts in the machine's load hit all of
 the table gives the median and the minimum.
 - **contracts check**: \`node dist/cli.js check <folder>\` (default text output into a pipe), wall time
   from spawn to exit — Node's start, discovery, reading, checking and printing included. Peak RSS of
-  that process from GNU time (\`/usr/bin/time -v\`) where present, else getrusage inside the child.
+  that process from GNU time (\`/usr/bin/time -v\`) where present, else getrusage inside the child;
+  CPU time is user + system of that process (worker threads included), less sensitive than wall
+  time to other load on the machine. For the language servers, CPU time and peak RSS cover the
+  whole process, including the untimed format check and shutdown after the last diagnostics.
 - **yaml-language-server**: started over stdio, initialized, its settings pull answered (the same
   contract-format schema for \`*.contract.yaml\`, no network), then every file read and opened;
   the time runs from spawn to the \`publishDiagnostics\` of the last file. As shipped each file
