@@ -41,6 +41,7 @@ interface RequestLog {
   path: string;
   range?: string;
   ifRange?: string;
+  authorization?: string;
   status: number;
 }
 
@@ -78,6 +79,7 @@ class LoopbackServer {
     const log: RequestLog = { path: url.pathname, status: 0 };
     if (typeof req.headers.range === 'string') log.range = req.headers.range;
     if (typeof req.headers['if-range'] === 'string') log.ifRange = req.headers['if-range'];
+    if (typeof req.headers.authorization === 'string') log.authorization = req.headers.authorization;
     this.requests.push(log);
     const redirect = this.redirects.get(url.pathname);
     if (redirect) {
@@ -440,7 +442,7 @@ describe('model manager downloads', () => {
       settings: { ...DEFAULT_SETTINGS, models: { 'tiny-test': { Q8_0: URI } }, ...settings },
       workspaceRoot: home,
       home,
-      env: { HF_ENDPOINT: `${server.base}/` },
+      env: { HF_ENDPOINT: `${server.base}/`, HF_TOKEN: 'hf_test_token' },
     });
 
   test('refused download: a clear error naming the URI, the places looked and how to point at a file; a partial file is never used', async () => {
@@ -493,11 +495,26 @@ describe('model manager downloads', () => {
       assert.ok(states.includes('downloading'));
       const reqs = server.requests.slice(before).filter((q) => q.path === HF_PATH);
       assert.equal(reqs.length, 2, 'the cut download was resumed');
+      assert.equal(reqs[0]!.authorization, 'Bearer hf_test_token', 'HF_TOKEN is sent to the Hugging Face endpoint');
       assert.match(reqs[1]!.range ?? '', /^bytes=\d+-$/);
       assert.deepEqual(listDir(modelsDir), ['hf_pc-test_tiny-Q8_0.gguf']);
       const again = await mm.resolve({ id: 'tiny-test', quantization: 'Q8_0' }, { allowDownload: false });
       assert.equal(again.source, 'node-llama-cpp');
       assert.equal(again.path, r.path);
+    } finally {
+      await mm.dispose();
+    }
+  });
+
+  test('concurrent resolutions of one model share one download', async () => {
+    server.files.set(HF_PATH, { body: tinyBody });
+    const home = freshDir();
+    const mm = manager(home);
+    try {
+      const before = server.requests.length;
+      const [a, b] = await Promise.all([mm.resolve({ id: 'tiny-test', quantization: 'Q8_0' }), mm.resolve({ id: 'tiny-test', quantization: 'Q8_0' })]);
+      assert.equal(a, b);
+      assert.equal(server.requests.slice(before).filter((q) => q.path === HF_PATH).length, 1);
     } finally {
       await mm.dispose();
     }

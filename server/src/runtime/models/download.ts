@@ -114,14 +114,16 @@ async function downloadLocked(opts: DownloadOptions, dest: string, partial: stri
   if (!meta) await rmQuiet(metaPath);
   const startSize = meta ? await fileSize(partial) : 0;
   if (!meta && startSize === 0) await rmQuiet(partial);
-  const resumedFromBytes = startSize;
+  // bytes kept from an earlier attempt: set when the first response is a 206
+  let resumedFromBytes = 0;
+  let firstResponse = true;
   let totalBytes = meta?.totalBytes;
   let etag = meta?.etag;
   let serverSha256: string | undefined;
   let attempts = 0;
   const speed = new SpeedMeter();
 
-  const report = makeReporter(opts, dest, () => totalBytes, resumedFromBytes, speed);
+  const report = makeReporter(opts, dest, () => totalBytes, () => resumedFromBytes, speed);
 
   for (;;) {
     throwIfAborted(opts.signal, opts.url);
@@ -181,6 +183,7 @@ async function downloadLocked(opts: DownloadOptions, dest: string, partial: stri
         throw new DownloadError('HTTP', `the server answered a resume of ${opts.url} with an unexpected range`, opts.url, 206);
       }
       if (cr.total !== undefined) totalBytes = cr.total;
+      if (firstResponse) resumedFromBytes = offset;
       append = true;
     } else {
       // 200: a fresh download, or the server ignored our Range / If-Range (the file changed)
@@ -189,6 +192,7 @@ async function downloadLocked(opts: DownloadOptions, dest: string, partial: stri
       totalBytes = Number.isSafeInteger(len) && len > 0 ? len : linked.size;
       append = false;
     }
+    firstResponse = false;
     const newEtag = res.headers.get('etag') ?? undefined;
     if (newEtag) etag = newEtag;
 
@@ -476,7 +480,7 @@ function makeReporter(
   opts: DownloadOptions,
   dest: string,
   total: () => number | undefined,
-  resumedFromBytes: number,
+  resumedFromBytes: () => number,
   speed: SpeedMeter,
 ): (phase: DownloadProgress['phase'], bytes: number) => void {
   let lastPercent = -1;
@@ -500,7 +504,7 @@ function makeReporter(
         downloadedBytes: bytes,
         totalBytes: t,
         percent,
-        resumedFromBytes,
+        resumedFromBytes: resumedFromBytes(),
         bytesPerSecond: speed.rate(),
       });
     } catch {

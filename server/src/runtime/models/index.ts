@@ -162,6 +162,20 @@ export class ModelManager {
     }
   }
 
+  /**
+   * Starts llama.cpp in the background (getLlama takes ~3.5 s on a busy 2-core machine), so the
+   * first run does not pay for it. Never throws: a failure becomes the error status.
+   */
+  async warmUp(): Promise<void> {
+    try {
+      await getSharedLlama({ gpu: this.settings.gpu, ...(this.opts.llamaLogLevel ? { logLevel: this.opts.llamaLogLevel } : {}) }, this.log);
+    } catch (err) {
+      this.lastError = `llama.cpp could not start: ${err instanceof Error ? err.message : String(err)}`;
+      this.log('error', this.lastError);
+      this.emitStatus();
+    }
+  }
+
   /** resolve + acquire. */
   async load(spec: ModelSpec, opts: ResolveRequestOptions = {}): Promise<LoadedModel> {
     return this.acquire(await this.resolve(spec, opts));

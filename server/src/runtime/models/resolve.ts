@@ -12,6 +12,7 @@ import { findOllamaModel, ollamaModelsDir } from './ollama';
 import {
   downloadUrlFor,
   expandPath,
+  huggingFaceEndpoint,
   isRemoteUri,
   lookupModel,
   nodeLlamaCppFileName,
@@ -258,11 +259,14 @@ async function resolveUri(
     throw new ModelNotFoundError(notFoundMessage(`Model ${what} is not on this machine and ${(e as Error).message}.`, looked, uri, modelsDir, partialSeen), spec, looked, uri);
   }
   ctx.log('info', `downloading ${uri} to ${dest}`);
+  const token = ctx.env['HF_TOKEN'] || ctx.env['HUGGING_FACE_HUB_TOKEN'];
+  const headers: Record<string, string> = token && url.startsWith(huggingFaceEndpoint(ctx.env)) ? { Authorization: `Bearer ${token}` } : {};
   let result;
   try {
     result = await downloadFile({
       url,
       dest,
+      headers,
       ...(file.sizeBytes !== undefined ? { expectedSize: file.sizeBytes } : {}),
       ...(file.sha256 ? { sha256: file.sha256 } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
