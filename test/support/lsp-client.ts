@@ -34,6 +34,8 @@ export interface StartOptions {
   built?: boolean;
   /** Extra arguments after `--stdio`. */
   args?: string[];
+  /** Extra arguments for node, before the script. */
+  nodeArgs?: string[];
   cwd?: string;
   /** Returned for `workspace/configuration` (section `contracts`). */
   settings?: Record<string, unknown>;
@@ -89,7 +91,7 @@ export class LspClient {
 
   static start(opts: StartOptions = {}): LspClient {
     const entry = opts.built ? [path.join(REPO, 'dist/server.js')] : ['--import', 'tsx', path.join(REPO, 'server/src/lsp/main.ts')];
-    const child = spawn(process.execPath, [...entry, '--stdio', ...(opts.args ?? [])], { cwd: opts.cwd ?? REPO, stdio: 'pipe' });
+    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...entry, '--stdio', ...(opts.args ?? [])], { cwd: opts.cwd ?? REPO, stdio: 'pipe' });
     return new LspClient(child, opts.settings ?? {});
   }
 

@@ -1,4 +1,4 @@
-import type { Connection } from 'vscode-languageserver/node';
+import { MessageType, ShowMessageNotification, type Connection } from 'vscode-languageserver/node';
 import { DEFAULT_SETTINGS, parseSettings, SETTINGS_SECTION, type Settings } from '../settings';
 
 /**
@@ -35,7 +35,7 @@ export class SettingsStore {
     const { settings, problems } = parseSettings(raw);
     const key = problems.join('\n');
     if (problems.length && key !== this.reported) {
-      void this.connection.window.showWarningMessage(`Prompt Contracts: invalid settings, defaults used instead: ${problems.join('; ')}`);
+      void this.connection.sendNotification(ShowMessageNotification.type, { type: MessageType.Warning, message: `Prompt Contracts: invalid settings, defaults used instead: ${problems.join('; ')}` });
     }
     this.reported = key;
     const changed = JSON.stringify(settings) !== JSON.stringify(this.value);
