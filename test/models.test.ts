@@ -367,6 +367,19 @@ describe('resolution', () => {
     }
   });
 
+  test('updateSettings applies to the next resolution', async () => {
+    const mm = new ModelManager({ settings: settingsWith({ allowDownload: false }), workspaceRoot: h.workspace, home: h.home, env: {} });
+    try {
+      assert.equal((await mm.resolve({ id: 'gemma-3-270m-it', quantization: 'Q8_0' })).source, 'ollama');
+      mm.updateSettings(settingsWith({ allowDownload: false, modelFile: h.settingsFile }));
+      const r = await mm.resolve({ id: 'gemma-3-270m-it', quantization: 'Q8_0' });
+      assert.equal(r.source, 'settings');
+      assert.equal(r.path, h.settingsFile);
+    } finally {
+      await mm.dispose();
+    }
+  });
+
   test('a missing or malformed explicit file is an error, not a fallback', async () => {
     await assert.rejects(resolveWith({}, { file: 'nope.gguf' }), (e: unknown) => e instanceof ModelNotFoundError && /does not exist/.test(e.message));
     const bad = path.join(h.workspace, 'bad.gguf');

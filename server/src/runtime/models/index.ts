@@ -64,7 +64,7 @@ export interface Disposable {
 }
 
 export class ModelManager {
-  private readonly settings: Settings;
+  private settings: Settings;
   private readonly workspaceRoot: string;
   private readonly home: string;
   private readonly env: NodeJS.ProcessEnv;
@@ -160,6 +160,17 @@ export class ModelManager {
       this.emitStatus();
       throw err;
     }
+  }
+
+  /**
+   * Takes new settings (the editor's configuration changed). Resolution uses them at once;
+   * `threads` applies to the next load, `idleUnloadSeconds` to the next release; `gpu` needs a
+   * restart (llama.cpp starts once per process). Loaded models stay loaded.
+   */
+  updateSettings(settings: Settings): void {
+    this.settings = settings;
+    this.loader.configure({ threadsSetting: settings.threads, idleUnloadMs: Math.max(0, settings.idleUnloadSeconds * 1000) });
+    this.emitStatus();
   }
 
   /**

@@ -147,6 +147,12 @@ export class ModelLoader {
 
   constructor(private readonly opts: ModelLoaderOptions) {}
 
+  /** New threads / idle settings: threads apply to the next load, the idle time to the next release. */
+  configure(c: { threadsSetting: number; idleUnloadMs: number }): void {
+    this.opts.threadsSetting = c.threadsSetting;
+    this.opts.idleUnloadMs = c.idleUnloadMs;
+  }
+
   /** Loads the model once (or joins the load in progress) and returns a handle. */
   async acquire(resolved: ResolvedModel): Promise<LoadedModel> {
     if (this.disposed) throw new Error('the model manager was disposed');
