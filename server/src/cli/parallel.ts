@@ -40,7 +40,8 @@ function startWorker(script: string, data: CheckWorkerData): Worker {
   if (/\.[cm]?ts$/.test(script)) {
     // Running from the sources (tests, development): loader hooks do not reach worker threads, so
     // the worker registers tsx's require hook itself.
-    const tsx = require.resolve('tsx/cjs');
+    const hook = ['tsx', 'cjs'].join('/'); // not a literal: bundles never need it, and esbuild leaves it alone
+    const tsx = require.resolve(hook);
     return new Worker(`require(${JSON.stringify(tsx)}); require(${JSON.stringify(script)});`, { eval: true, workerData: data, stdout: true, stderr: true });
   }
   return new Worker(script, { workerData: data, stdout: true, stderr: true });
