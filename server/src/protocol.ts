@@ -44,7 +44,8 @@ export interface RunExamplesParams {
   noCache?: boolean;
 }
 
-export type ExampleStatus = 'pass' | 'fail' | 'error' | 'truncated' | 'skipped';
+/** The verdict of one example (the runtime's verdict kinds). */
+export type ExampleStatus = 'pass' | 'invalid-json' | 'truncated' | 'schema-mismatch' | 'wrong-value' | 'error' | 'skipped' | 'cancelled';
 
 export interface ExampleRunResult {
   example: string;
@@ -54,7 +55,9 @@ export interface ExampleRunResult {
   output?: unknown;
   /** The raw generated text. */
   raw?: string;
-  /** Why it failed: schema errors (with JSON Pointers) or differences from `expected`. */
+  /** One line for people. */
+  message?: string;
+  /** Why it failed: schema errors or differences from `expected`, each at a JSON Pointer into the output. */
   problems?: { pointer: string; message: string }[];
   latencyMs?: number;
   ttftMs?: number;
@@ -66,12 +69,14 @@ export interface ExampleRunResult {
 export interface RunExamplesResult {
   uri: string;
   contract: string;
+  /** Why nothing ran (model unavailable, the contract has errors, cancelled...). */
+  reason?: string;
   results: ExampleRunResult[];
   summary: {
     total: number;
     passed: number;
+    /** Judged and not passed. */
     failed: number;
-    errored: number;
     skipped: number;
     p50Ms?: number;
     p95Ms?: number;
@@ -102,6 +107,14 @@ export type ModelStatus =
 
 /** server → client: the embedded model's state changed (for a status bar item). */
 export const ModelStatusNotification = new NotificationType<ModelStatus>('contracts/modelStatus');
+
+// --- settings ---------------------------------------------------------------------------------
+
+/**
+ * The server pulls section `contracts` with `workspace/configuration` and re-pulls on
+ * `workspace/didChangeConfiguration`; its schema, defaults and parser are in settings.ts.
+ */
+export { SETTINGS_SECTION, type Settings } from './settings';
 
 // --- errors -------------------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@
  */
 
 export interface ExampleLastRun {
-  status: 'pass' | 'fail' | 'error' | 'truncated' | 'skipped';
+  /** The verdict: pass, schema-mismatch, wrong-value, invalid-json, truncated, error, skipped... */
+  status: string;
   quantization?: string;
   /** The output as JSON text or a short description of it. */
   output?: unknown;

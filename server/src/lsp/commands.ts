@@ -1,6 +1,8 @@
 import { ErrorCodes, ResponseError, type CancellationToken, type ExecuteCommandParams } from 'vscode-languageserver/node';
 import { Commands, RunProgressNotification, type RunExamplesParams, type RunExamplesResult } from '../protocol';
 import type { ServerContext } from './context';
+import type { RunRequest } from './runner';
+import { uriToPath } from './workspace';
 
 export const COMMANDS: string[] = Object.values(Commands);
 
@@ -19,7 +21,12 @@ export async function runExamples(ctx: ServerContext, params: RunExamplesParams,
   const names = new Set(a.result.examples.map((e) => e.name));
   const unknown = (params.examples ?? []).filter((n) => !names.has(n));
   if (unknown.length) throw new ResponseError(ErrorCodes.InvalidParams, `no example named ${unknown.map((n) => JSON.stringify(n)).join(', ')} in ${params.uri}`);
-  return ctx.runner.run(params, abortSignal(token), (p) => void ctx.connection.sendNotification(RunProgressNotification, p));
+  const file = uriToPath(a.uri);
+  const request: RunRequest = { params, check: a.result, settings: ctx.settings.current };
+  if (file) request.file = file;
+  const root = ctx.workspace.rootFor(file);
+  if (root) request.workspaceRoot = root;
+  return ctx.runner.run(request, abortSignal(token), (p) => void ctx.connection.sendNotification(RunProgressNotification, p));
 }
 
 export function executeCommand(ctx: ServerContext, params: ExecuteCommandParams, token: CancellationToken): Promise<RunExamplesResult> {

@@ -3,12 +3,14 @@ import type { ResultsStore } from '../core/results-store';
 import type { ContractDocuments } from './documents';
 import type { ExampleRunner } from './runner';
 import type { SettingsStore } from './settings';
+import type { Workspace } from './workspace';
 
 /** What every feature handler may use. Owned by the server; nothing here is global. */
 export interface ServerContext {
   connection: Connection;
   docs: ContractDocuments;
   settings: SettingsStore;
+  workspace: Workspace;
   results: ResultsStore;
   runner: ExampleRunner;
 }

@@ -1,9 +1,22 @@
 import { ResponseError } from 'vscode-languageserver/node';
+import type { CheckResult } from '../core/check';
 import { ContractsErrorCodes, type RunExamplesParams, type RunExamplesResult, type RunProgressParams } from '../protocol';
+import type { Settings } from '../settings';
+
+/** One run request, with the server's cached check of the document's current version. */
+export interface RunRequest {
+  params: RunExamplesParams;
+  check: CheckResult;
+  /** The contract's file path (undefined for untitled documents). */
+  file?: string;
+  /** The workspace folder that holds it. */
+  workspaceRoot?: string;
+  settings: Settings;
+}
 
 /** Runs a contract's examples on the model. The runtime provides the real one. */
 export interface ExampleRunner {
-  run(params: RunExamplesParams, signal: AbortSignal, progress: (p: RunProgressParams) => void): Promise<RunExamplesResult>;
+  run(request: RunRequest, signal: AbortSignal, progress: (p: RunProgressParams) => void): Promise<RunExamplesResult>;
 }
 
 export const RUNTIME_UNAVAILABLE_MESSAGE =

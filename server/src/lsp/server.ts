@@ -35,7 +35,7 @@ export function startServer(connection: Connection, opts: ServerOptions = {}): S
   const workspace = new Workspace();
   const settings = new SettingsStore(connection);
   const docs = new ContractDocuments(() => settings.current, workspace);
-  const ctx: ServerContext = { connection, docs, settings, results: opts.results ?? EMPTY_RESULTS, runner: opts.runner ?? UNAVAILABLE_RUNNER };
+  const ctx: ServerContext = { connection, docs, settings, workspace, results: opts.results ?? EMPTY_RESULTS, runner: opts.runner ?? UNAVAILABLE_RUNNER };
   const diagnostics = new DiagnosticsScheduler(connection, docs, opts.arrived, () => settings.current.debounceMs);
   let dynamicConfiguration = false;
   let dynamicWatchers = false;
