@@ -153,6 +153,13 @@ describe('completion', () => {
     assert.ok(m.result.findings.length > 0, 'the edited text is not a valid contract');
   });
 
+  test('renaming an existing key inserts only the name', () => {
+    const m = at('  match: fields', '  ma|tch: fields');
+    assert.deepEqual(completionsAt(m.result, m.offset).map((c) => [c.label, c.insertText, m.text.slice(c.start, c.end)]), [['match', 'match', 'match'], ['ignore', 'ignore', 'match']]);
+    const f = at('{ complaint: "charged twice", tier: gold }', '{ complaint: "charged twice", ti|er: gold }');
+    assert.deepEqual(completionsAt(f.result, f.offset).map((c) => [c.label, c.insertText]), [['tier', 'tier']]);
+  });
+
   test('values of format enums (match, decoding)', () => {
     assert.deepEqual(labels('  match: fields', '  match: |'), ['exact', 'fields', 'subset']);
     assert.deepEqual(labels('description: Route complaints.\n', 'description: Route complaints.\nmodel:\n  decoding: c|\n'), ['constrained', 'free']);

@@ -87,7 +87,7 @@ function region(path: Segment[]): { kind: 'format' } | { kind: 'schema'; rest: S
 }
 
 function keyItem(label: string, kind: CompletionKind, ctx: CursorContext, detail: string | undefined, documentation: string | undefined, sortText: string): Completion {
-  const c: Completion = { label, kind, insertText: `${quoteKey(label)}: `, start: ctx.replaceStart, end: ctx.replaceEnd, sortText };
+  const c: Completion = { label, kind, insertText: ctx.hasColon ? quoteKey(label) : `${quoteKey(label)}: `, start: ctx.replaceStart, end: ctx.replaceEnd, sortText };
   if (detail) c.detail = detail;
   if (documentation) c.documentation = documentation;
   return c;

@@ -24,6 +24,8 @@ export interface CursorContext {
   siblings: string[];
   /** True when the cursor sits inside a flow collection (`{...}` / `[...]`). */
   flow: boolean;
+  /** For `key`: a `:` already follows the word, so only the name is to be inserted. */
+  hasColon?: boolean;
 }
 
 interface Line {
@@ -277,7 +279,8 @@ export function cursorContext(text: string, offset: number): CursorContext {
     const s = structureAbove(all, row, keyCol, dashCol);
     const below = siblingsBelow(all, row, keyCol);
     const siblings = dashCol !== undefined ? below : [...s.siblingsAbove, ...below];
-    return { kind: 'key', path: s.path, replaceStart: offset - typed.length, replaceEnd: offset + wordAfter.length, partial: typed, siblings, flow: false };
+    const hasColon = /^[ \t]*:(?=[ \t]|$)/.test(line.slice(col + wordAfter.length));
+    return { kind: 'key', path: s.path, replaceStart: offset - typed.length, replaceEnd: offset + wordAfter.length, partial: typed, siblings, flow: false, hasColon };
   }
   const k = parseKey(typed);
   if (k && !owner.inScalar) {
@@ -287,7 +290,8 @@ export function cursorContext(text: string, offset: number): CursorContext {
     const f = /^\s*[{[]/.test(valueText) ? flowContext(valueText) : undefined;
     if (f) {
       const after = f.kind === 'key' ? wordAfter : /^[^,}\]#]*/.exec(line.slice(col))![0].trimEnd();
-      return { kind: f.kind, path: [...s.path, k.key, ...f.path], replaceStart: offset - f.partial.length, replaceEnd: offset + after.length, partial: f.partial, siblings: f.siblings, flow: true };
+      const hasColon = f.kind === 'key' && /^[ \t]*:/.test(line.slice(col + after.length));
+      return { kind: f.kind, path: [...s.path, k.key, ...f.path], replaceStart: offset - f.partial.length, replaceEnd: offset + after.length, partial: f.partial, siblings: f.siblings, flow: true, hasColon };
     }
     const partial = valueText.trimStart();
     const rest = stripComment(line.slice(col));
