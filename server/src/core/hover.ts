@@ -105,7 +105,8 @@ function formatHover(path: Path): string | undefined {
   const facts: string[] = [];
   const values = node.enum ?? node.anyOf?.find((a) => Array.isArray(a.enum))?.enum;
   if (values) facts.push(`one of ${values.map((v) => code(String(v))).join(', ')}`);
-  if (node.default !== undefined && !isObj(node.default) && !Array.isArray(node.default)) facts.push(`default ${code(JSON.stringify(node.default))}`);
+  const def = node.default === undefined || isObj(node.default) ? undefined : JSON.stringify(node.default);
+  if (def !== undefined && def.length <= 60) facts.push(`default ${code(def)}`);
   if (facts.length) lines.push(facts.join(' · '));
   return lines.join('\n\n');
 }
