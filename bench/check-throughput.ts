@@ -1,8 +1,7 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { smallContract } from './gen';
-import { spawnNodeMeasured } from './support/children';
+import { removeTempDir, spawnNodeMeasured, tempDir } from './support/children';
 import type { LspServerSpec } from './support/lsp-client';
 import { REPO } from './support/servers';
 import { assertChecksFormat, startServer, uriOf } from './support/session';
@@ -32,7 +31,7 @@ export interface ThroughputResult {
 }
 
 export function writeCorpus(count: number): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contracts-bench-check-'));
+  const dir = tempDir('contracts-bench-check-');
   for (let i = 0; i < count; i++) fs.writeFileSync(path.join(dir, `c${String(i).padStart(4, '0')}.contract.yaml`), smallContract(i));
   return dir;
 }
@@ -161,6 +160,6 @@ export async function measureThroughput(contenders: Contender[], opts: { files: 
       };
     });
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeTempDir(dir);
   }
 }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { largeContract } from './gen';
+import { removeTempDir, tempDir } from './support/children';
 import type { LspServerSpec } from './support/lsp-client';
 import { assertChecksFormat, startServer, uriOf } from './support/session';
 import { summarize, type Summary } from './support/stats';
@@ -54,7 +54,7 @@ function applyEdit(text: string, e: Edit): string {
 }
 
 export async function measureLspLatency(spec: LspServerSpec, opts: { warmup: number; measured: number; examples?: number }): Promise<LspLatencyResult> {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'contracts-bench-lsp-'));
+  const root = tempDir('contracts-bench-lsp-');
   const started = await startServer(spec, root);
   const { client } = started;
   try {
@@ -104,6 +104,6 @@ export async function measureLspLatency(spec: LspServerSpec, opts: { warmup: num
     };
   } finally {
     await client.close(2000);
-    fs.rmSync(root, { recursive: true, force: true });
+    removeTempDir(root);
   }
 }

@@ -16,9 +16,27 @@ export function killTree(c: ChildProcess): void {
   }
 }
 
+/** Temp folders the benchmark made, removed on exit however it ends. */
+const temps = new Set<string>();
+
 function killAll(): void {
   for (const c of live) killTree(c);
   live.clear();
+  for (const d of temps) fs.rmSync(d, { recursive: true, force: true });
+  temps.clear();
+}
+
+/** A fresh folder under os.tmpdir(), removed by `removeTempDir` or at exit. */
+export function tempDir(prefix: string): string {
+  hookExit();
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  temps.add(d);
+  return d;
+}
+
+export function removeTempDir(d: string): void {
+  fs.rmSync(d, { recursive: true, force: true });
+  temps.delete(d);
 }
 
 let hooked = false;
