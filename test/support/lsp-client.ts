@@ -208,6 +208,18 @@ export class LspClient {
     this.notify('textDocument/didChange', { textDocument: { uri, version }, contentChanges: [{ range, text }] });
   }
 
+  /**
+   * Writes several notifications as one chunk of bytes, so that the server reads them all at
+   * once (as when a fast typist outruns it).
+   */
+  burst(messages: { method: string; params: unknown }[]): void {
+    const frames = messages.map((m) => {
+      const body = JSON.stringify({ jsonrpc: '2.0', method: m.method, params: m.params });
+      return `Content-Length: ${Buffer.byteLength(body, 'utf8')}\r\n\r\n${body}`;
+    });
+    this.child.stdin.write(Buffer.from(frames.join(''), 'utf8'));
+  }
+
   close(uri: string): void {
     this.notify('textDocument/didClose', { textDocument: { uri } });
   }
