@@ -363,6 +363,20 @@ describe('settings', () => {
       const loud = client.nextDiagnostics((p) => p.uri === uri && p.diagnostics.length === 2, 10_000, 'diagnostics with coverage hints');
       client.notify('workspace/didChangeConfiguration', { settings: null });
       assert.deepEqual(slim((await loud).diagnostics)[0], ['coverage-enum-unexercised', 3, 10, 22, 10, 29]);
+
+      // debounceMs delays the check after an edit.
+      client.settings = { debounceMs: 120 };
+      client.notify('workspace/didChangeConfiguration', { settings: null });
+      await client.request('textDocument/hover', { textDocument: { uri }, position: { line: 0, character: 0 } });
+      let debounced = 0;
+      for (let v = 2; debounced < 100 && v < 6; v++) {
+        // Settings arrive asynchronously: retry until an edit shows the delay.
+        const got = client.diagnosticsFor(uri, v);
+        const sent = performance.now();
+        client.edit(uri, v, { start: { line: 0, character: 14 }, end: { line: 0, character: 14 } }, 'x');
+        debounced = (await got).at - sent;
+      }
+      assert.ok(debounced >= 100, `diagnostics ${debounced.toFixed(0)} ms after the edit`);
     } finally {
       assert.equal(await client.stop(), 0);
       assert.deepEqual(client.framingErrors, []);
