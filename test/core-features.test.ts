@@ -229,6 +229,8 @@ describe('cursor context', () => {
     assert.deepEqual(ctx('xs:\n- a: 1\n- ^').path, ['xs', 1]);
     assert.deepEqual(ctx('xs:\n  - a:\n      k: 1\n      ^').path, ['xs', 0, 'a']);
     assert.deepEqual(ctx('xs:\n  - a: 1\n    b: ^').path, ['xs', 0, 'b']);
+    assert.deepEqual(ctx('- items:\n  - a: 1\n  - b: 2\n    ^').path, [0, 'items', 1]);
+    assert.deepEqual(ctx('top:\n  - items:\n    - a: 1\n      ^').path, ['top', 0, 'items', 0]);
   });
 
   test('siblings above and below, not the key being typed', () => {

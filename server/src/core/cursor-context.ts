@@ -138,17 +138,9 @@ function structureAbove(lines: string[], row: number, keyCol: number, itemDash: 
         i--;
         continue;
       }
-      if (l.key !== undefined && opensBlock(l.rest) && l.keyCol <= col && l.dashCol === undefined) {
-        path.unshift(items - 1);
-        path.unshift(l.key);
-        mode = 'map';
-        col = l.keyCol;
-        i--;
-        continue;
-      }
-      if (l.key !== undefined && opensBlock(l.rest) && l.keyCol < col) {
-        path.unshift(items - 1);
-        path.unshift(l.key);
+      // The key that owns the sequence (at the dashes' column too: `key:` then `- item`).
+      if (l.key !== undefined && opensBlock(l.rest) && l.keyCol <= col) {
+        path.unshift(l.key, items - 1);
         mode = 'map';
         col = l.keyCol;
         continue;
