@@ -277,6 +277,8 @@ function weightSpecs(s: Gemma3Shape, matType: WritableQuant, embdType: WritableQ
   const mat = (name: string, dims: number[]): WeightSpec => ({ name, dims, type: matType, center: 0, amp: Math.sqrt(3 / dims[0]!) });
   // Gemma stores RMSNorm weights as 1 + w.
   const norm = (name: string, n: number): WeightSpec => ({ name, dims: [n], type: GgmlType.F32, center: 1, amp: 0.1 });
+  // Post-attention/FFN norms near 10 let the blocks outweigh the (tied) input embedding in the
+  // residual stream; near 1, greedy decoding collapsed at once into one token repeated forever.
   const postNorm = (name: string, n: number): WeightSpec => ({ name, dims: [n], type: GgmlType.F32, center: 10, amp: 0.1 });
   const q = s.nHead * s.headDim;
   const kvDim = s.nHeadKv * s.headDim;
