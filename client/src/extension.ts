@@ -1,0 +1,49 @@
+/**
+ * Prompt Contracts for VS Code: starts contracts-language-server (dist/server.js, node-ipc), shows the
+ * model's state in the status bar and offers the run / report / model commands. The server does the
+ * checking; this file only wires the pieces together.
+ */
+import * as vscode from 'vscode';
+import { Commands } from './commands';
+import { Ctx } from './ctx';
+import { ResultsMemory } from './results-memory';
+import { paramsFromServerCommand } from './run-args';
+import { Runs } from './runs';
+import { ModelStatusItem } from './status-bar';
+
+let ctx: Ctx | undefined;
+
+export async function activate(extension: vscode.ExtensionContext): Promise<void> {
+  const output = vscode.window.createOutputChannel('Prompt Contracts', { log: true });
+  const memory = new ResultsMemory();
+  let runs: Runs | undefined;
+  let commands: Commands | undefined;
+  ctx = new Ctx(extension, output, {
+    // Code lenses carry the server's contracts.runExample / contracts.runAll. Sent as
+    // contracts/runExamples instead, the run gets progress, cancellation, the selected
+    // quantization and its verdict shown; anything else goes to the server unchanged.
+    executeCommand: (command, args, next) => {
+      const run = paramsFromServerCommand(command, args, commands?.quantization);
+      return run && runs ? runs.run(run.params, run.title) : next(command, args);
+    },
+  });
+  runs = new Runs(ctx, memory);
+  commands = new Commands(extension, ctx, runs, memory);
+  const status = new ModelStatusItem(ctx, () => commands?.quantization);
+  extension.subscriptions.push(
+    output,
+    ctx,
+    commands,
+    status,
+    commands.onDidSelect(() => status.update()),
+    ...commands.register(),
+    // The server was told "untrusted" at start; a fresh start tells it the news.
+    vscode.workspace.onDidGrantWorkspaceTrust(() => void ctx?.restart()),
+  );
+  await ctx.start();
+}
+
+export async function deactivate(): Promise<void> {
+  await ctx?.stop();
+  ctx = undefined;
+}

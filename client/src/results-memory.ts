@@ -1,0 +1,43 @@
+/** The latest run results per contract in this window, for "Show Report". Pure. */
+import type { ExampleRunResult, RunExamplesResult } from '../../server/src/protocol';
+import { isFailure, percentile } from './report';
+
+export class ResultsMemory {
+  private readonly byUri = new Map<string, RunExamplesResult>();
+
+  /** A finished run: its results replace the same examples × quantizations of an earlier run. */
+  record(res: RunExamplesResult): void {
+    const before = this.byUri.get(res.uri);
+    if (!before) {
+      this.byUri.set(res.uri, res);
+      return;
+    }
+    const key = (r: ExampleRunResult) => `${r.quantization}\u0000${r.example}`;
+    const merged = new Map(before.results.map((r) => [key(r), r]));
+    for (const r of res.results) merged.set(key(r), r);
+    this.byUri.set(res.uri, { ...res, results: [...merged.values()], summary: summarize([...merged.values()]) });
+  }
+
+  all(): RunExamplesResult[] {
+    return [...this.byUri.values()].sort((a, b) => a.contract.localeCompare(b.contract));
+  }
+
+  get(uri: string): RunExamplesResult | undefined {
+    return this.byUri.get(uri);
+  }
+}
+
+export function summarize(results: ExampleRunResult[]): RunExamplesResult['summary'] {
+  const lat = results.filter((r) => r.latencyMs !== undefined && !r.cached).map((r) => r.latencyMs!);
+  const s: RunExamplesResult['summary'] = {
+    total: results.length,
+    passed: results.filter((r) => r.status === 'pass').length,
+    failed: results.filter((r) => isFailure(r.status)).length,
+    skipped: results.filter((r) => r.status === 'skipped').length,
+  };
+  const p50 = percentile(lat, 50);
+  const p95 = percentile(lat, 95);
+  if (p50 !== undefined) s.p50Ms = p50;
+  if (p95 !== undefined) s.p95Ms = p95;
+  return s;
+}
