@@ -162,3 +162,25 @@ test('garbage of every kind never throws', () => {
     assert.ok(r.findings.length > 0, `no finding at all for ${JSON.stringify(t)}`);
   }
 });
+
+test('a schema with 20,000 properties is refused before ajv compiles it (compile time grows with the square)', { timeout: 20000 }, () => {
+  const props = [...Array(20000)].map((_, i) => `p${i}: {type: string}`).join(', ');
+  const text = `contract: x\nprompt: {user: hi}\noutput: {schema: {type: object, properties: {${props}}}}\n`;
+  assert.equal(lineOf(text, 'schema-too-large'), 2);
+});
+
+test('duplicate keys are found in one pass, even with many keys', { timeout: 20000 }, () => {
+  const keys = [...Array(10000)].map((_, i) => `k${i}: 1`).join('\n');
+  const text = `contract: x\ndescription:\n  a: 1\n${keys.replace(/^/gm, '  ')}\n  k5000: 2\n`;
+  const r = check(text);
+  const dups = r.findings.filter((f) => f.code === 'yaml-duplicate-key');
+  assert.equal(dups.length, 1);
+  assert.equal(r.lines.position(dups[0]!.start).line, 10003);
+  assert.match(dups[0]!.message, /`k5000`/);
+});
+
+test('a multi-document file and 10,000-deep flow nesting get their own messages', () => {
+  assert.match(check('contract: a\n---\ncontract: b\n').findings[0]!.message, /one YAML document/);
+  const deep = check('contract: d\nnest: ' + '['.repeat(10000) + ']'.repeat(10000));
+  assert.deepEqual(deep.findings.map((f) => f.code), ['yaml-too-deep']);
+});

@@ -102,8 +102,15 @@ function runChecks(text: string, opts: CheckOptions, r: CheckResult): void {
     if (err.code === 'DUPLICATE_KEY') {
       const { key, end } = duplicateKeyRange(text, s);
       out.push(finding('yaml-duplicate-key', s, Math.max(e, end), key ? `duplicate key \`${key}\`: YAML keeps only one of the values` : 'duplicate key: YAML keeps only one of the values'));
-    }
-    else {
+    } else if (err.code === 'RESOURCE_EXHAUSTION') {
+      fatal = true;
+      const [fs, fe] = firstLine(text);
+      out.push(finding('yaml-too-deep', fs, fe, 'the document nests too deeply to be read (it exhausted the parser\'s stack); it is not checked further'));
+      break;
+    } else if (err.code === 'MULTIPLE_DOCS') {
+      fatal = true;
+      out.push(finding('yaml-syntax', s, Math.max(e, s + 3), 'a contract file holds one YAML document: remove this `---` and what follows, or move it to its own file'));
+    } else {
       fatal = true;
       out.push(finding('yaml-syntax', s, Math.max(e, s + 1), cleanYamlMessage(err.message)));
     }
@@ -189,7 +196,20 @@ function scanNodes(src: YamlSource, out: Finding[]): boolean {
       out.push(finding('yaml-too-deep', r[0], Math.min(r[1], r[0] + 1), `the document nests deeper than ${MAX_DEPTH} levels; it is not checked further`));
       return false;
     }
-    if (isMap(n)) for (const p of n.items) stack.push({ n: p.key, d: d + 1 }, { n: p.value, d: d + 1 });
+    if (isMap(n)) {
+      const seen = new Set<string>();
+      for (const p of n.items) {
+        stack.push({ n: p.key, d: d + 1 }, { n: p.value, d: d + 1 });
+        if (!isScalar(p.key)) continue;
+        const k = String(p.key.value);
+        if (!seen.has(k)) {
+          seen.add(k);
+          continue;
+        }
+        const r = nodeRange(p.key)!;
+        out.push(finding('yaml-duplicate-key', r[0], r[1], `duplicate key \`${k}\`: YAML keeps only one of the values`));
+      }
+    }
     else if (isSeq(n)) for (const i of n.items) stack.push({ n: i, d: d + 1 });
     else if (isScalar(n) && typeof n.value === 'number') {
       const v = n.value;
@@ -354,7 +374,16 @@ function isExternalRoot(schema: Record<string, unknown>): boolean {
 
 const SCHEMA_BASE: Path = ['output', 'schema'];
 
+export const MAX_SCHEMA_NODES = 5000;
+
 function checkOutputSchema(src: YamlSource, schema: unknown, r: CheckResult, opts: CheckOptions, out: Finding[]): void {
+  let nodes = 0;
+  walkSchema(schema, () => void nodes++, MAX_SCHEMA_NODES + 1);
+  if (nodes > MAX_SCHEMA_NODES) {
+    const [s, e] = keyRange(src, SCHEMA_BASE);
+    out.push(finding('schema-too-large', s, e, `the output schema has more than ${MAX_SCHEMA_NODES.toLocaleString('en')} subschemas; it is not compiled and examples are not validated against it`));
+    return;
+  }
   const prepared = prepareSchema(schema, opts.file, opts.host);
   r.prepared = prepared;
   for (const p of prepared.problems) {

@@ -24,6 +24,7 @@ export const CODES = {
   'missing-field': { severity: 'error', title: 'Missing required field', explain: 'A field that the contract format requires is absent.' },
   'invalid-value': { severity: 'error', title: 'Invalid value', explain: 'The value has the right type but is not allowed here (out of range, not one of the allowed names, or malformed).' },
   'schema-invalid': { severity: 'error', title: 'Invalid output schema', explain: 'The output JSON Schema does not compile (drafts 2020-12 and 07 are supported, chosen by `$schema`).' },
+  'schema-too-large': { severity: 'warning', title: 'Output schema too large to check', explain: 'The output schema has more subschemas than the checker compiles (5,000); examples are not validated against it. A small model cannot reliably produce output of that size anyway: split the contract.' },
   'schema-strict': { severity: 'warning', title: 'Suspicious schema keyword', explain: 'The validator ignores this part of the schema (for example an unknown keyword or a keyword that does not apply to the declared type).' },
   'schema-ref-remote': { severity: 'error', title: 'Remote $ref refused', explain: 'A `$ref` names a URL. Schemas are never fetched from the network: copy the schema into the workspace and refer to it by relative path.' },
   'schema-ref-outside': { severity: 'error', title: '$ref outside the workspace', explain: 'A `$ref` points at a file outside the workspace. Only files inside the workspace are read.' },
