@@ -3,16 +3,16 @@
  * each beside its baselines in the same run. Prints a table and rewrites its section of
  * docs/benchmarks.md.
  */
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { bareContender, cliContender, CLI, lspContender, measureThroughput, type ThroughputResult } from './check-throughput';
+import { bareContender, cliContender, lspContender, measureThroughput, type ThroughputResult } from './check-throughput';
 import { largeContract } from './gen';
 import { editSequence, measureLspLatency, type LspLatencyResult } from './lsp-latency';
 import { readSectionData, writeSection } from './support/doc';
 import { machine, type Machine } from './support/machine';
-import { OURS, REPO, YAMLLS, YAMLLS_UNDEBOUNCED } from './support/servers';
+import { median } from './support/stats';
+import { ours, REPO, snapshotDist, YAMLLS, YAMLLS_UNDEBOUNCED, type Dist } from './support/servers';
 
 const SECTION = 'issue2';
 const DOC = path.join(REPO, 'docs/benchmarks.md');
@@ -24,6 +24,7 @@ const CHECK_FILES = 1000;
 
 interface Context {
   machine: Machine;
+  build: string;
   /** 1-minute load average before and after (other work on the machine skews timings). */
   load: [number, number];
   quick: boolean;
@@ -63,7 +64,10 @@ function table(head: string[], rows: string[][]): string {
 
 function machineLine(c: Context): string {
   const m = c.machine;
-  return `${m.cores} cores (os.availableParallelism()), ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}; ${m.date.slice(0, 16).replace('T', ' ')} UTC; load average ${c.load[0]} before, ${c.load[1]} after${c.quick ? '; **quick run** (fewer iterations)' : ''}`;
+  const busy = Math.max(...c.load) > m.cores
+    ? `\n\n**The machine was busy** (1-minute load average up to ${Math.max(...c.load)} on ${m.cores} cores, from other work in the same machine): absolute times are inflated; the ratios within the run are the figures to read.`
+    : '';
+  return `${m.cores} cores (os.availableParallelism()), ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}; ${c.build}; ${m.date.slice(0, 16).replace('T', ' ')} UTC; load average ${c.load[0]} before, ${c.load[1]} after${c.quick ? '; **quick run** (fewer iterations)' : ''}${busy}`;
 }
 
 function renderLsp(p: LspPart): { summary: string[][]; body: string } {
@@ -93,7 +97,8 @@ ${machineLine(p)}
 
 ${table(['Server', 'median', 'p95', 'min', 'max', 'edits', 'median vs ours', 'first check on open', 'peak RSS'], rows)}
 
-**How measured** (\`bench/lsp-latency.ts\`). Each server is started as its own process and driven
+**How measured** (\`bench/lsp-latency.ts\`). Each server (ours: \`dist/server.js --stdio\`, copied
+aside when the run starts) is started as its own process and driven
 over stdio by a small dependency-free LSP client (\`bench/support/lsp-client.ts\`). The document
 is \`largeContract(200)\` from \`bench/gen.ts\` (2,026 lines, 200 examples), opened from a temp
 folder. Each edit is one \`textDocument/didChange\` (incremental when the server asks for it)
@@ -127,8 +132,11 @@ function renderCheck(p: CheckPart): { summary: string[][]; body: string } {
   const summary: string[][] = [
     [`\`contracts check\` over ${CHECK_FILES.toLocaleString('en')} contracts of ~40 lines: under 1.5 s wall, Node's start included`, `${ms(ours.medianMs)} median, ${ms(ours.minMs)} min; peak RSS ${mib(ours.medianRssBytes)}`, verdict(ours.medianMs < TARGET_CHECK_MS)],
   ];
-  if (yamlls) summary.push([`… faster than yaml-language-server on the same files`, `${ms(yamlls.medianMs)} median: ours takes ${ratio(ours.medianMs, yamlls.medianMs)} its time`, verdict(ours.medianMs < yamlls.medianMs)]);
-  if (bare) summary.push([`… within ${TARGET_VS_BARE}× of a bare yaml + ajv script`, `${ms(bare.medianMs)} median: ours takes ${ratio(ours.medianMs, bare.medianMs)} its time`, verdict(ours.medianMs <= TARGET_VS_BARE * bare.medianMs)]);
+  // Rounds are interleaved, so round i of each tool saw about the same load: their ratio is steadier.
+  const paired = (other: ThroughputResult) => ratio(median(ours.runs.map((r, i) => r.wallMs / (other.runs[i]?.wallMs ?? NaN))), 1);
+  const cpu = (other: ThroughputResult) => (ours.medianCpuMs !== undefined && other.medianCpuMs !== undefined ? `; CPU time ${ratio(ours.medianCpuMs, other.medianCpuMs)}` : '');
+  if (yamlls) summary.push([`… faster than yaml-language-server on the same files`, `${ms(yamlls.medianMs)} median: ours takes ${ratio(ours.medianMs, yamlls.medianMs)} its time (round by round ${paired(yamlls)}${cpu(yamlls)})`, verdict(ours.medianMs < yamlls.medianMs)]);
+  if (bare) summary.push([`… within ${TARGET_VS_BARE}× of a bare yaml + ajv script`, `${ms(bare.medianMs)} median: ours takes ${ratio(ours.medianMs, bare.medianMs)} its time (round by round ${paired(bare)}${cpu(bare)})`, verdict(ours.medianMs <= TARGET_VS_BARE * bare.medianMs)]);
   const rows = p.results.map((r) => [
     r === ours ? `**${r.name}**` : r.name,
     ms(r.medianMs),
@@ -150,8 +158,11 @@ What each reported: ${p.results.map((r) => `${r.name}: ${r.note}`).join('; ')}.
 i = 0…${CHECK_FILES - 1} is written to a fresh folder under \`os.tmpdir()\` (all files valid; the
 page cache is warm for every tool alike). Each tool runs ${p.iterations} times, interleaved (ours,
 then each baseline, then again), so that drifts in the machine's load hit all of them alike;
-the table gives the median and the minimum.
-- **contracts check**: \`node dist/cli.js check <folder>\` (default text output into a pipe), wall time
+the table gives the median and the minimum, and the summary also the median of the round-by-round
+ratios (each round's tools ran back to back, under about the same load).
+- **contracts check**: \`node dist/cli.js check <folder>\` (default text output into a pipe; the
+  bundles of \`npm run build\` are copied aside when the run starts, so that a rebuild in the same
+  tree cannot change them mid-run), wall time
   from spawn to exit — Node's start, discovery, reading, checking and printing included. Peak RSS of
   that process from GNU time (\`/usr/bin/time -v\`) where present, else getrusage inside the child;
   CPU time is user + system of that process (worker threads included), less sensitive than wall
@@ -183,35 +194,35 @@ ${table(['Target', 'Measured', 'Verdict'], summary)}
 ${parts.map((p) => p.body).join('\n')}`;
 }
 
-function context(quick: boolean, before: number): Context {
-  return { machine: machine(), load: [before, load1()], quick };
+function context(dist: Dist, quick: boolean, before: number): Context {
+  return { machine: machine(), build: dist.flavour, load: [before, load1()], quick };
 }
 
-async function runLsp(quick: boolean): Promise<LspPart> {
+async function runLsp(dist: Dist, quick: boolean): Promise<LspPart> {
   const warmup = 5;
   const measured = quick ? 10 : 50;
   const before = load1();
   const results: LspLatencyResult[] = [];
-  for (const spec of [OURS, YAMLLS, YAMLLS_UNDEBOUNCED]) {
+  for (const spec of [ours(dist.server), YAMLLS, YAMLLS_UNDEBOUNCED]) {
     log(`lsp: ${spec.name}: ${warmup} warm-up + ${measured} edits`);
     const r = await measureLspLatency(spec, { warmup, measured });
     r.samples = r.samples.map((x) => Math.round(x * 10) / 10);
     log(`  median ${ms(r.latency.median)}, p95 ${ms(r.latency.p95)}`);
     results.push(r);
   }
-  return { ...context(quick, before), warmup, measured, results };
+  return { ...context(dist, quick, before), warmup, measured, results };
 }
 
-async function runCheck(quick: boolean): Promise<CheckPart> {
+async function runCheck(dist: Dist, quick: boolean): Promise<CheckPart> {
   const iterations = quick ? 2 : 5;
   const before = load1();
   log(`check: ${CHECK_FILES} contracts, ${iterations} runs of each tool`);
-  const results = await measureThroughput([cliContender(CHECK_FILES), lspContender(YAMLLS), lspContender(YAMLLS_UNDEBOUNCED), bareContender()], {
+  const results = await measureThroughput([cliContender(CHECK_FILES, dist.cli), lspContender(YAMLLS), lspContender(YAMLLS_UNDEBOUNCED), bareContender()], {
     files: CHECK_FILES,
     iterations,
     log,
   });
-  return { ...context(quick, before), files: CHECK_FILES, iterations, results };
+  return { ...context(dist, quick, before), files: CHECK_FILES, iterations, results };
 }
 
 async function main(): Promise<number> {
@@ -224,16 +235,11 @@ async function main(): Promise<number> {
     log(`bench: --only takes lsp or check, not '${only}'`);
     return 2;
   }
-  for (const f of [OURS.args[0], CLI]) {
-    if (!fs.existsSync(f)) {
-      log(`bench: ${path.relative(REPO, f)} is missing; build first (npm run build)`);
-      return 2;
-    }
-  }
+  const dist = snapshotDist();
   const quick = values.quick!;
   const data: Data = (only ? readSectionData<Data>(DOC, SECTION) : undefined) ?? {};
-  if (only !== 'check') data.lsp = await runLsp(quick);
-  if (only !== 'lsp') data.check = await runCheck(quick);
+  if (only !== 'check') data.lsp = await runLsp(dist, quick);
+  if (only !== 'lsp') data.check = await runCheck(dist, quick);
   const text = render(data);
   process.stdout.write(`\n${text}\n`);
   if (!values['no-write']) {
