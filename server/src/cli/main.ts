@@ -2,12 +2,14 @@ import { checkCommand, EXIT_OK, EXIT_USAGE, type CommandIO } from './check-comma
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { CHECK_WORKER, runCheckWorker, type CheckWorkerData } from './parallel';
 import { TOOL } from './tool';
+import { runCommand } from './run-command';
 
 type Command = { summary: string; run(args: string[], io: CommandIO): Promise<number> };
 
 /** Subcommands; `run` and `drift` are added here, each in its own *-command.ts module. */
 const COMMANDS: Record<string, Command> = {
   check: { summary: 'check contracts statically (no model): structure, schema, examples, placeholders', run: checkCommand },
+  run: { summary: 'run the examples on the local model: verdicts, latency percentiles, budgets', run: runCommand },
 };
 
 function usage(): string {

@@ -72,6 +72,8 @@ export interface RunOptions {
   noCache?: boolean;
   /** Decode without a grammar (as `model.decoding: free`). */
   free?: boolean;
+  /** Caps every contract's maxTokens (a quick smoke run; outputs it cuts are reported truncated). */
+  maxTokensCap?: number;
   /** Only these examples (by name); others are reported as skipped. */
   examples?: readonly string[];
   signal?: AbortSignal;
@@ -205,7 +207,7 @@ export async function runContract(check: CheckResult, opts: RunOptions): Promise
   const repeat = Math.max(1, opts.repeat ?? contract.run?.repeat ?? 1);
   const warmup = Math.max(0, opts.warmup ?? contract.run?.warmup ?? 1);
   const sampler = samplerOf(contract);
-  const maxTokens = contract.model.maxTokens;
+  const maxTokens = opts.maxTokensCap ? Math.min(opts.maxTokensCap, contract.model.maxTokens) : contract.model.maxTokens;
   const only = opts.examples ? new Set(opts.examples) : undefined;
 
   let resolved: ResolvedRunnerModel;

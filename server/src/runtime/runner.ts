@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { GrammarPlan } from './grammar';
 import type { StopReason } from './verdict';
@@ -134,7 +135,10 @@ export class ScriptedRunner implements ModelRunner {
   }
 
   static fromFile(file: string, info?: Partial<RunnerModelInfo>): ScriptedRunner {
-    return new ScriptedRunner(JSON.parse(readFileSync(file, 'utf8')) as Script, { label: `scripted runner (${file}, no model)`, ...info });
+    const text = readFileSync(file, 'utf8');
+    // The script's content is the "model identity": editing the script invalidates cached outputs.
+    const identity = `scripted:${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
+    return new ScriptedRunner(JSON.parse(text) as Script, { label: `scripted runner (${file}, no model)`, identity, ...info });
   }
 
   tokenize(text: string): readonly number[] {

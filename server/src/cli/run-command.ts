@@ -1,0 +1,456 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { CodeInfo } from '../core/codes';
+import { checkContract, decodeContract, type CheckResult } from '../core/check';
+import type { Range } from '../core/findings';
+import { instancePath } from '../core/schema-walk';
+import { valueRange, type Path } from '../core/yaml-source';
+import { runContract, scriptedSource, type ContractRunResult, type ExampleResult, type ModelSource, type RunProgress } from '../runtime/engine';
+import { llamaSource } from '../runtime/llama-runner';
+import { disposeSharedLlama, ModelManager } from '../runtime/models';
+import { ScriptedRunner } from '../runtime/runner';
+import { DEFAULT_SETTINGS } from '../settings';
+import { fmtMs, pct } from '../runtime/stats';
+import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type CommandIO } from './check-command';
+import { diskHost, relativePath } from './check-files';
+import { discoverContracts } from './discover';
+import { junitWriter, sarifWriter } from './formats';
+import { oneLine } from './formats/text';
+import { FORMATS, type FileReport, type Format, type Report, type ReportCase, type ReportFinding } from './report';
+import { TOOL } from './tool';
+
+export const RUN_USAGE = `Usage: contracts run [options] [paths...]
+
+Runs the examples of contracts on the local model and judges every output: it must be JSON
+that matches the output schema and the expected value. Paths are found as for 'contracts check'.
+Contracts with static errors are reported and not run. Latencies are measured on this machine.
+
+Options:
+  -m, --model <FILE|URI>   run every contract with this GGUF file (or hf:/https URI)
+  -q, --quant <Q>          run this quantization (default: each contract's first, its reference)
+      --repeat <n>         measured runs per example (default: the contract's run.repeat)
+      --warmup <n>         unmeasured runs before timing (default: the contract's run.warmup)
+      --no-cache           run unchanged examples again (the cache stores outputs, never latencies)
+      --free               decode without the grammar compiled from the output schema
+      --max-tokens <n>     cap every contract's maxTokens (a quick smoke run; cut outputs
+                           are reported truncated)
+      --offline            never download a model
+      --threads <n>        CPU threads (default: the number of physical cores)
+  -f, --format <text|json|junit|sarif>  output format (default: text)
+      --trace-dir <DIR>    where traces go (default: .contracts/traces)
+      --cache-dir <DIR>    where cached outputs go (default: .contracts/cache)
+      --runner scripted:<FILE>  testing aid: answer from a JSON script instead of a model
+                           ({"<contract>": {"<example>": "<output>" | {output, latencyMs, ...}}})
+  -h, --help               show this help
+
+Exit status: 0 every contract passed its budgets (every example passed when it sets no
+passRate), 1 a contract failed, was not run or its model could not be had, 2 usage error.
+`;
+
+interface RunArgs {
+  paths: string[];
+  model?: string;
+  quant?: string;
+  repeat?: number;
+  warmup?: number;
+  noCache: boolean;
+  free: boolean;
+  maxTokens?: number;
+  offline: boolean;
+  threads?: number;
+  format: Format;
+  traceDir: string;
+  cacheDir: string;
+  runner?: string;
+}
+
+class UsageError extends Error {}
+
+function count(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v.trim()) || Number(v) < min) throw new UsageError(`--${name} takes a whole number of at least ${min}, not '${v}'`);
+  return Number(v);
+}
+
+function parseRunArgs(args: string[]): RunArgs | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        model: { type: 'string', short: 'm' },
+        quant: { type: 'string', short: 'q' },
+        repeat: { type: 'string' },
+        warmup: { type: 'string' },
+        'no-cache': { type: 'boolean' },
+        free: { type: 'boolean' },
+        'max-tokens': { type: 'string' },
+        offline: { type: 'boolean' },
+        threads: { type: 'string' },
+        format: { type: 'string', short: 'f' },
+        'trace-dir': { type: 'string' },
+        'cache-dir': { type: 'string' },
+        runner: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const opt = /'([^']+)'/.exec(err.message)?.[1];
+    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option '${opt ?? err.message}'`);
+    if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(/argument missing/.test(err.message) ? `option '${opt}' needs a value` : err.message);
+    throw new UsageError(err.message);
+  }
+  const v = parsed.values;
+  if (v.help) return 'help';
+  const format = (v.format ?? 'text') as Format;
+  if (!FORMATS.includes(format)) throw new UsageError(`unknown format '${v.format}'; use one of ${FORMATS.join(', ')}`);
+  if (v.runner !== undefined && !/^scripted:.+/.test(v.runner)) throw new UsageError(`--runner takes scripted:<FILE>, not '${v.runner}'`);
+  if (v.runner !== undefined && v.model !== undefined) throw new UsageError('--runner and --model cannot be combined');
+  if (v.quant !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(v.quant)) throw new UsageError(`--quant takes a quantization name such as Q8_0, not '${v.quant}'`);
+  if (v.model !== undefined && !v.model.trim()) throw new UsageError('--model needs a file path or URI');
+  return {
+    paths: parsed.positionals,
+    model: v.model,
+    quant: v.quant,
+    repeat: count('repeat', v.repeat, 1),
+    warmup: count('warmup', v.warmup, 0),
+    noCache: !!v['no-cache'],
+    free: !!v.free,
+    maxTokens: count('max-tokens', v['max-tokens'], 1),
+    offline: !!v.offline,
+    threads: count('threads', v.threads, 1),
+    format,
+    traceDir: v['trace-dir'] ?? '.contracts/traces',
+    cacheDir: v['cache-dir'] ?? '.contracts/cache',
+    runner: v.runner,
+  };
+}
+
+/** Codes `contracts run` reports (SARIF rules, JUnit check case). */
+export const RUN_CODES = {
+  'run-wrong-value': { severity: 'error', title: 'Wrong value', explain: 'The model\'s output is valid JSON of the schema, but a field differs from the example\'s expected value (under the contract\'s match mode and ignore list).' },
+  'run-schema-mismatch': { severity: 'error', title: 'Output breaks the schema', explain: 'The model\'s output is JSON but does not validate against the output schema (post-validation with the full schema, including keywords the grammar cannot enforce).' },
+  'run-invalid-json': { severity: 'error', title: 'Output is not JSON', explain: 'The model\'s output is not valid JSON (or has duplicate keys, or a number no double can hold).' },
+  'run-truncated': { severity: 'error', title: 'Output truncated', explain: 'Generation stopped at maxTokens (or on a runaway run of whitespace) before the JSON value was complete. Raise model.maxTokens or constrain the schema.' },
+  'run-error': { severity: 'error', title: 'Run failed', explain: 'Running the example failed (the model or the runtime raised an error).' },
+  'run-budget': { severity: 'error', title: 'Budget missed', explain: 'The contract missed one of its budgets (pass rate, p50/p95 latency, p95 time to first token). Without a passRate budget every example must pass.' },
+  'run-not-run': { severity: 'error', title: 'Contract not run', explain: 'The contract was not run: its model could not be had, its grammar could not be built, or the run was cancelled.' },
+} as const satisfies Record<string, CodeInfo>;
+
+const CODE_FOR: Partial<Record<ExampleResult['verdict']['kind'], keyof typeof RUN_CODES>> = {
+  'wrong-value': 'run-wrong-value',
+  'schema-mismatch': 'run-schema-mismatch',
+  'invalid-json': 'run-invalid-json',
+  truncated: 'run-truncated',
+  error: 'run-error',
+};
+
+interface Loaded {
+  abs: string;
+  file: string;
+  check?: CheckResult;
+  /** A problem reading the file. */
+  unreadable?: string;
+}
+
+function loadContract(abs: string, root: string, host: ReturnType<typeof diskHost>): Loaded {
+  const file = relativePath(root, abs);
+  let bytes: Buffer;
+  try {
+    const st = fs.statSync(abs);
+    if (!st.isFile()) return { abs, file, unreadable: 'not a regular file' };
+    bytes = fs.readFileSync(abs);
+  } catch (e) {
+    return { abs, file, unreadable: `cannot read this file: ${(e as Error).message}` };
+  }
+  const decoded = decodeContract(bytes);
+  if ('finding' in decoded) return { abs, file, unreadable: decoded.finding.message };
+  return { abs, file, check: checkContract(decoded.text, { file: abs, host, coverage: false }) };
+}
+
+/** Creates the model source: the scripted testing aid, or the ModelManager (node-llama-cpp itself is loaded only when a model is). */
+async function makeSource(a: RunArgs, io: CommandIO): Promise<{ source: ModelSource; dispose(): Promise<void> }> {
+  if (a.runner) {
+    const file = path.resolve(io.cwd, a.runner.slice('scripted:'.length));
+    let runner;
+    try {
+      runner = ScriptedRunner.fromFile(file);
+    } catch (e) {
+      throw new UsageError(`cannot read the script ${file}: ${(e as Error).message}`);
+    }
+    return { source: scriptedSource(runner), dispose: async () => {} };
+  }
+  const settings = { ...DEFAULT_SETTINGS, ...(a.threads !== undefined ? { threads: a.threads } : {}), ...(a.offline ? { allowDownload: false } : {}), idleUnloadSeconds: 0 };
+  const manager = new ModelManager({
+    settings,
+    workspaceRoot: io.cwd,
+    log: (level, message) => {
+      if (level === 'error' || (level === 'warn' && !/full-size SWA cache|control-looking token/.test(message))) io.stderr(`contracts run: ${message}\n`);
+    },
+  });
+  let lastPct = -1;
+  const source = llamaSource(manager, {
+    ...(a.model ? { modelOverride: a.model, modelOverrideBaseDir: io.cwd } : {}),
+    resolve: {
+      onProgress: (p) => {
+        const pctDone = p.percent === undefined ? undefined : Math.floor(p.percent / 10) * 10;
+        if (pctDone !== undefined && pctDone !== lastPct) {
+          lastPct = pctDone;
+          io.stderr(`contracts run: downloading the model: ${pctDone}%\n`);
+        }
+      },
+    },
+  });
+  return {
+    source,
+    async dispose() {
+      await manager.dispose();
+      await disposeSharedLlama();
+    },
+  };
+}
+
+export async function runCommand(args: string[], io: CommandIO): Promise<number> {
+  let a: RunArgs | 'help';
+  try {
+    a = parseRunArgs(args);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    io.stderr(`contracts run: ${e.message}\nRun 'contracts run --help' for usage.\n`);
+    return EXIT_USAGE;
+  }
+  if (a === 'help') {
+    io.stdout(RUN_USAGE);
+    return EXIT_OK;
+  }
+  const found = discoverContracts(a.paths, io.cwd);
+  for (const n of found.notes) io.stderr(`contracts run: ${n}\n`);
+  if (found.errors.length) {
+    for (const e of found.errors) io.stderr(`contracts run: ${e}\n`);
+    return EXIT_USAGE;
+  }
+  if (!found.files.length) {
+    io.stderr(`contracts run: no *.contract.yaml files found${a.paths.length ? '' : ' under the current folder'}\n`);
+    return EXIT_ERRORS;
+  }
+
+  const host = diskHost(io.cwd);
+  const loaded = found.files.map((f) => loadContract(f, io.cwd, host));
+  const runnable = loaded.filter((l) => l.check?.contract && !l.check.findings.some((f) => f.severity === 'error'));
+
+  let made: { source: ModelSource; dispose(): Promise<void> } | undefined;
+  const results = new Map<string, ContractRunResult>();
+  if (runnable.length) {
+    try {
+      made = await makeSource(a, io);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      io.stderr(`contracts run: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    const traceDir = path.resolve(io.cwd, a.traceDir);
+    const cacheDir = path.resolve(io.cwd, a.cacheDir);
+    let unavailable: string | undefined;
+    let firstModel = true;
+    try {
+      for (const l of runnable) {
+        const onProgress = (e: RunProgress) => {
+          if (e.kind === 'started' && firstModel) {
+            firstModel = false;
+            io.stderr(`contracts run: model ${e.model}\n`);
+          }
+        };
+        // Once the model could not be had, the other contracts would fail the same way.
+        const r: ContractRunResult = unavailable
+          ? { ...emptyResult(l), status: 'model-unavailable', reason: unavailable }
+          : await runContract(l.check!, {
+              source: made.source,
+              file: l.abs,
+              ...(a.quant ? { quantization: a.quant } : {}),
+              ...(a.repeat !== undefined ? { repeat: a.repeat } : {}),
+              ...(a.warmup !== undefined ? { warmup: a.warmup } : {}),
+              noCache: a.noCache,
+              free: a.free,
+              ...(a.maxTokens !== undefined ? { maxTokensCap: a.maxTokens } : {}),
+              traceDir,
+              cacheDir,
+              onProgress,
+            });
+        if (r.status === 'model-unavailable' && !unavailable && !a.runner) {
+          unavailable = r.reason ?? 'the model could not be had';
+          io.stderr(`contracts run: cannot get the model: ${unavailable}\ncontracts run: pass --model FILE to run with a GGUF file you have; the static checks below still ran.\n`);
+        }
+        results.set(l.abs, r);
+      }
+    } finally {
+      await made.dispose();
+    }
+  }
+
+  const warnings = new Set<string>();
+  for (const r of results.values()) for (const w of r.warnings) warnings.add(w);
+  for (const w of warnings) io.stderr(`contracts run: ${w}\n`);
+
+  io.stdout(render(a.format, loaded, results, io));
+  const allPass = loaded.every((l) => results.get(l.abs)?.status === 'pass');
+  return allPass ? EXIT_OK : EXIT_ERRORS;
+}
+
+function emptyResult(l: Loaded): ContractRunResult {
+  return { contract: l.check?.contract?.contract ?? l.file, file: l.abs, status: 'not-run', quantization: '', decoding: 'constrained', grammarDropped: [], examples: [], judged: 0, passed: 0, budgets: [], cachedCount: 0, warnings: [], wallMs: 0 };
+}
+
+// --- output ------------------------------------------------------------------------------------
+
+function staticFindings(l: Loaded): ReportFinding[] {
+  const FILE_START: Range = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
+  if (l.unreadable) return [{ code: 'file-unreadable', severity: 'error', message: l.unreadable, range: FILE_START }];
+  const c = l.check!;
+  return c.findings.filter((f) => f.severity === 'error').map((f) => ({ code: f.code, severity: f.severity, message: f.message, range: c.lines.range(f.start, f.end) }));
+}
+
+function rangeAt(c: CheckResult, p: Path): Range | undefined {
+  if (!c.source) return undefined;
+  const [s, e] = valueRange(c.source, p);
+  return c.lines.range(s, e);
+}
+
+function exampleRange(c: CheckResult, e: ExampleResult): Range | undefined {
+  return rangeAt(c, ['examples', e.index, 'name']);
+}
+
+/** Where a failing example is reported: a wrong value on the field of `expected`, anything else on the example. */
+function failureRange(c: CheckResult, e: ExampleResult): Range | undefined {
+  const d = e.verdict.diffs?.find((x) => x.kind !== 'unexpected') ?? e.verdict.diffs?.[0];
+  if (d) {
+    const expected = c.contract?.examples[e.index]?.expected;
+    return rangeAt(c, ['examples', e.index, 'expected', ...instancePath(expected, d.pointer)]);
+  }
+  return exampleRange(c, e);
+}
+
+function modelNote(r: ContractRunResult): string {
+  return r.model ? `${r.model.label}${r.model.synthetic && !/SYNTHETIC/.test(r.model.label) ? ' (SYNTHETIC)' : ''}` : 'no model';
+}
+
+function verdictDetails(e: ExampleResult): string {
+  const lines = [e.verdict.message];
+  for (const d of e.verdict.diffs ?? []) lines.push(`  ${d.pointer || '/'}${d.actualPointer ? ` (output ${d.actualPointer})` : ''}: ${d.kind}${'expected' in d ? `, expected ${JSON.stringify(d.expected)}` : ''}${'actual' in d ? `, got ${JSON.stringify(d.actual)}` : ''}`);
+  for (const s of e.verdict.schemaErrors ?? []) lines.push(`  ${s.pointer || '/'}: ${s.message} (${s.schemaPath})`);
+  if (e.output !== undefined) lines.push(`output: ${e.output}`);
+  return lines.join('\n');
+}
+
+/**
+ * The report the shared writers print. Contract-level problems (static errors, missed budgets, not
+ * run) are findings; each example is a case. For SARIF, failing examples are findings too, placed
+ * on the field of `expected` that differs (or on the example's name).
+ */
+function toReport(loaded: Loaded[], results: Map<string, ContractRunResult>, root: string, exampleFindings: boolean): Report {
+  const files: FileReport[] = loaded.map((l): FileReport => {
+    const findings = staticFindings(l);
+    const r = results.get(l.abs);
+    const c = l.check;
+    if (!r || !c) return { file: l.file, findings };
+    const synthetic = r.model?.synthetic ? ' [SYNTHETIC model: says nothing about quality]' : '';
+    if (r.status === 'model-unavailable' || r.status === 'error' || r.status === 'cancelled' || (r.status === 'not-run' && !findings.length)) {
+      findings.push({ code: 'run-not-run', severity: 'error', message: `not run: ${r.reason ?? r.status}`, range: rangeAt(c, ['model']) ?? rangeAt(c, ['contract'])! });
+    }
+    for (const b of r.budgets) {
+      if (b.status !== 'fail') continue;
+      const at: Path = b.name === 'passRate' && !c.contract?.budgets?.passRate ? ['examples'] : ['budgets', b.name];
+      findings.push({ code: 'run-budget', severity: 'error', message: `${b.message} (${modelNote(r)})${synthetic}`, range: rangeAt(c, at)! });
+    }
+    const cases: ReportCase[] = [];
+    for (const e of r.examples) {
+      const status = e.verdict.kind === 'pass' ? 'passed' : e.verdict.kind === 'skipped' || e.verdict.kind === 'cancelled' ? 'skipped' : e.verdict.kind === 'error' ? 'error' : 'failed';
+      const p50 = e.latency?.p50;
+      cases.push({
+        name: e.name,
+        status,
+        ...(status !== 'passed' ? { message: e.verdict.message } : {}),
+        details: `model: ${modelNote(r)}${e.cached ? ' (cached output)' : ''}\n${verdictDetails(e)}`,
+        ...(exampleRange(c, e) ? { range: exampleRange(c, e)! } : {}),
+        ...(p50 !== undefined ? { durationMs: p50 } : {}),
+      });
+      const code = CODE_FOR[e.verdict.kind];
+      if (code && exampleFindings) findings.push({ code, severity: 'error', message: `example \`${e.name}\`: ${e.verdict.message}${synthetic}`, range: failureRange(c, e) ?? { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } });
+    }
+    return { file: l.file, findings, cases, durationMs: r.wallMs };
+  });
+  return { tool: TOOL, root, files, rules: RUN_CODES };
+}
+
+function render(format: Format, loaded: Loaded[], results: Map<string, ContractRunResult>, io: CommandIO): string {
+  switch (format) {
+    case 'json':
+      return JSON.stringify(
+        {
+          tool: TOOL,
+          contracts: loaded.map((l) => ({ file: l.file, findings: staticFindings(l), result: results.get(l.abs) ?? null })),
+        },
+        null,
+        2,
+      ) + '\n';
+    case 'junit':
+      return junitWriter().write(toReport(loaded, results, io.cwd, false));
+    case 'sarif':
+      return sarifWriter().write(toReport(loaded, results, io.cwd, true));
+    case 'text':
+      return textReport(loaded, results, io);
+  }
+}
+
+const ANSI = { reset: '\x1b[0m', bold: '\x1b[1m', dim: '\x1b[2m', red: '\x1b[31m', yellow: '\x1b[33m', green: '\x1b[32m' };
+
+function textReport(loaded: Loaded[], results: Map<string, ContractRunResult>, io: CommandIO): string {
+  const paint = (code: string, s: string) => (io.color ? code + s + ANSI.reset : s);
+  const out: string[] = [];
+  const tally = { pass: 0, fail: 0, examples: 0, passed: 0 };
+  for (const l of loaded) {
+    const r = results.get(l.abs);
+    const statics = staticFindings(l);
+    for (const f of statics) out.push(`${l.file}:${f.range.start.line + 1}:${f.range.start.character + 1} ${paint(ANSI.red, 'error')} ${oneLine(f.message)} [${f.code}]`);
+    if (!r) {
+      tally.fail++;
+      out.push(`${paint(ANSI.bold, l.file)}: ${paint(ANSI.red, 'NOT RUN')} (static errors)`);
+      out.push('');
+      continue;
+    }
+    const head = r.status === 'pass' ? paint(ANSI.green, 'PASS') : paint(ANSI.red, r.status === 'fail' ? 'FAIL' : r.status.toUpperCase());
+    r.status === 'pass' ? tally.pass++ : tally.fail++;
+    out.push(`${paint(ANSI.bold, `${l.file}`)} ${oneLine(r.contract)}: ${head}  ${paint(ANSI.dim, `${modelNote(r)}, ${r.quantization || '-'}, ${r.decoding} decoding`)}`);
+    if (r.reason) out.push(`  ${oneLine(r.reason)}`);
+    if (r.model?.synthetic) out.push(`  ${paint(ANSI.yellow, 'SYNTHETIC model: random weights; these verdicts and latencies exercise the runtime and say nothing about quality')}`);
+    const c = l.check!;
+    for (const e of r.examples) {
+      const mark = e.verdict.kind === 'pass' ? paint(ANSI.green, 'pass') : e.verdict.kind === 'skipped' || e.verdict.kind === 'cancelled' ? paint(ANSI.dim, e.verdict.kind) : paint(ANSI.red, e.verdict.kind);
+      const lat = e.cached ? paint(ANSI.dim, 'cached') : e.latency ? `${fmtMs(e.latency.p50)}${e.latency.n > 1 ? ` p50, ${fmtMs(e.latency.max)} max (n=${e.latency.n})` : ''}` : '';
+      const range = exampleRange(c, e);
+      out.push(`  ${mark.padEnd(io.color ? 24 : 15)} ${oneLine(e.name)}${lat ? `  ${lat}` : ''}${range ? paint(ANSI.dim, `  ${l.file}:${range.start.line + 1}`) : ''}`);
+      if (e.verdict.kind !== 'pass' && e.verdict.kind !== 'skipped' && e.verdict.kind !== 'cancelled') {
+        out.push(`      ${oneLine(e.verdict.message)}`);
+        if (e.output !== undefined) out.push(`      output: ${oneLine(e.output.length > 200 ? e.output.slice(0, 197) + '...' : e.output)}`);
+      }
+      if (e.verdict.kind !== 'skipped' && e.verdict.kind !== 'cancelled') {
+        tally.examples++;
+        if (e.verdict.kind === 'pass') tally.passed++;
+      }
+    }
+    if (r.latency) {
+      const tps = r.examples.flatMap((e) => e.runs.map((x) => x.tokensPerSecond)).filter((x) => x > 0).sort((x, y) => x - y);
+      out.push(`  latency p50 ${fmtMs(r.latency.p50)}, p95 ${fmtMs(r.latency.p95)}, p99 ${fmtMs(r.latency.p99)}, max ${fmtMs(r.latency.max)} (n=${r.latency.n})${r.ttft ? `; first token p95 ${fmtMs(r.ttft.p95)}` : ''}${tps.length ? `; decode ${tps[Math.floor(tps.length / 2)]!.toFixed(1)} tok/s median` : ''}`);
+    }
+    if (r.cachedCount) out.push(`  ${r.cachedCount} example${r.cachedCount === 1 ? '' : 's'} from the cache (outputs only; --no-cache to run them again)`);
+    for (const b of r.budgets) out.push(`  budget ${b.status === 'pass' ? paint(ANSI.green, 'ok') : b.status === 'fail' ? paint(ANSI.red, 'MISSED') : paint(ANSI.dim, 'unmeasured')}: ${b.message}`);
+    if (r.passRate !== undefined) out.push(`  ${r.passed}/${r.judged} examples passed (${pct(r.passRate)})`);
+    out.push('');
+  }
+  const summary = `${tally.pass} contract${tally.pass === 1 ? '' : 's'} passed, ${tally.fail} failed or not run; ${tally.passed}/${tally.examples} examples passed`;
+  out.push(tally.fail ? paint(ANSI.red + ANSI.bold, summary) : paint(ANSI.green, summary));
+  return out.join('\n') + '\n';
+}
