@@ -25,7 +25,7 @@ export interface ModelSpec {
   id: string;
   /** e.g. Q8_0, QAT-Q4_0; default: the model's default quantization */
   quantization?: string;
-  /** a GGUF path, or an hf:/https URI, that overrides the registry (contract model.file, CLI --model) */
+  /** a GGUF path, or an hf:/https URI, that overrides the registry (contract model.file, CLI --model); `{quant}` in it is replaced by the quantization */
   file?: string;
   /** folder a relative `file` is relative to (the contract's folder); default: the workspace root */
   fileBaseDir?: string;
@@ -118,7 +118,8 @@ export async function resolveModel(spec: ModelSpec, ctx: ResolveContext, opts: R
 
   // 1. a file named directly
   if (spec.file && spec.file.trim() !== '') {
-    const f = spec.file.trim();
+    // `{quant}` picks one file per quantization: model.file: ./my-model-{quant}.gguf
+    const f = spec.file.trim().replaceAll('{quant}', spec.quantization ?? '');
     if (isRemoteUri(f)) return resolveUri({ uri: f }, spec, 'explicit', f, ctx, opts, looked);
     const p = expandPath(f, spec.fileBaseDir ?? ctx.workspaceRoot, ctx.home);
     return describeExplicit(p, spec, 'explicit', 'model.file / --model', looked);
