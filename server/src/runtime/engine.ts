@@ -379,6 +379,7 @@ export async function runContract(check: CheckResult, opts: RunOptions): Promise
       else if (e instanceof ModelUnavailableError) return finish({ ...base, status: 'model-unavailable', reason: e.message, examples: fillCancelled(contract, results) });
       else runError = (e as Error).message;
     } finally {
+      traces?.close();
       try {
         await lease?.release();
       } finally {

@@ -30,7 +30,8 @@ export interface TraceRecord {
 
 export class TraceWriter {
   private warned = false;
-  private readonly checked = new Set<string>();
+  /** Open descriptors per file: one open per run, one write per record. */
+  private readonly fds = new Map<string, number>();
   /** Set when the trace folder cannot be written: one clear line, the run goes on. */
   warning?: string;
 
@@ -40,30 +41,41 @@ export class TraceWriter {
     return path.join(this.dir, `${date.toISOString().slice(0, 10)}.jsonl`);
   }
 
+  private open(file: string): number {
+    let fd = this.fds.get(file);
+    if (fd !== undefined) return fd;
+    fs.mkdirSync(this.dir, { recursive: true });
+    fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o644);
+    // A torn last line from a killed writer: end it, so that it costs only itself.
+    if (!endsWithNewline(fd)) fs.writeSync(fd, '\n');
+    this.fds.set(file, fd);
+    return fd;
+  }
+
   append(record: TraceRecord): boolean {
-    const file = this.fileFor(new Date(record.time));
-    let fd: number | undefined;
+    if (this.warned) return false;
     try {
-      fs.mkdirSync(this.dir, { recursive: true });
-      fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o644);
-      let line = JSON.stringify(record) + '\n';
-      if (!this.checked.has(file)) {
-        this.checked.add(file);
-        if (!endsWithNewline(fd)) line = '\n' + line;
-      }
-      const buf = Buffer.from(line, 'utf8');
+      const fd = this.open(this.fileFor(new Date(record.time)));
+      const buf = Buffer.from(JSON.stringify(record) + '\n', 'utf8');
       const n = fs.writeSync(fd, buf, 0, buf.length);
       if (n !== buf.length) throw new Error(`short write (${n} of ${buf.length} bytes)`);
       return true;
     } catch (e) {
-      if (!this.warned) {
-        this.warned = true;
-        this.warning = `cannot write traces to ${this.dir}: ${(e as NodeJS.ErrnoException).code ?? ''} ${(e as Error).message}`.replace(/\s+/g, ' ').trim() + '; verdicts are still reported';
-      }
+      this.warned = true;
+      this.warning = `cannot write traces to ${this.dir}: ${(e as NodeJS.ErrnoException).code ?? ''} ${(e as Error).message}`.replace(/\s+/g, ' ').trim() + '; verdicts are still reported';
       return false;
-    } finally {
-      if (fd !== undefined) fs.closeSync(fd);
     }
+  }
+
+  close(): void {
+    for (const fd of this.fds.values()) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // already closed
+      }
+    }
+    this.fds.clear();
   }
 }
 
