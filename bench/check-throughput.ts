@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { smallContract } from './gen';
 import { removeTempDir, spawnNodeMeasured, tempDir } from './support/children';
+import { profileFiles, summarizeProfiles, type ProfileSummary } from './support/profile-summary';
 import type { LspServerSpec } from './support/lsp-client';
 import { REPO } from './support/servers';
 import { assertChecksFormat, startServer, uriOf } from './support/session';
@@ -114,6 +115,23 @@ export function cliContender(files: number, cli = CLI): Contender {
       return { ...r, note: last };
     },
   };
+}
+
+/**
+ * One more, untimed run of `contracts check` under `node --cpu-prof` (workers profile too):
+ * where the time goes, split under the checker's `runChecks` by callee.
+ */
+export async function profileCli(files: number, cli = CLI): Promise<ProfileSummary> {
+  const dir = writeCorpus(files);
+  const profDir = tempDir('contracts-bench-prof-');
+  try {
+    const r = await timeNode(['--cpu-prof', '--cpu-prof-dir', profDir, cli, 'check', dir], dir);
+    if (r.code !== 0 && r.code !== 1) throw new Error(`contracts check failed under --cpu-prof (exit ${r.code}): ${r.stderr.slice(-2000)}`);
+    return summarizeProfiles(profileFiles([profDir]), { top: 10, childrenOf: 'runChecks' });
+  } finally {
+    removeTempDir(dir);
+    removeTempDir(profDir);
+  }
 }
 
 export function bareContender(): Contender {

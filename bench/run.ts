@@ -6,7 +6,8 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { bareContender, cliContender, lspContender, measureThroughput, type ThroughputResult } from './check-throughput';
+import { bareContender, cliContender, lspContender, measureThroughput, profileCli, type ThroughputResult } from './check-throughput';
+import type { ProfileSummary } from './support/profile-summary';
 import { largeContract } from './gen';
 import { editSequence, measureLspLatency, type LspLatencyResult } from './lsp-latency';
 import { readSectionData, writeSection } from './support/doc';
@@ -40,6 +41,8 @@ interface CheckPart extends Context {
   files: number;
   iterations: number;
   results: ThroughputResult[];
+  /** Where `contracts check` spent its time, from one more run under --cpu-prof. */
+  profile?: ProfileSummary;
 }
 
 interface Data {
@@ -178,8 +181,27 @@ ratios (each round's tools ran back to back, under about the same load).
   contract-format schema compiled once with ajv, and each example's \`expected\` against its output
   schema, compiled once per distinct schema. No source positions, messages or other checks: the
   floor for this work in Node.
-`;
+${p.profile ? renderProfile(p.profile) : ''}`;
   return { summary, body };
+}
+
+function renderProfile(prof: ProfileSummary): string {
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const code = (name: string) => (/\s/.test(name) ? `\`${name.replace(/\s+/, '` ')}` : `\`${name}\``);
+  const rows = (rs: ProfileSummary['children']) => rs.filter((r) => r.share >= 0.005).map((r) => [code(r.name), `${Math.round(r.ms)} ms`, pct(r.share)]);
+  return `
+**Where \`contracts check\` spends its time**: one more, untimed run under \`node --cpu-prof\`
+(${prof.profiles} thread profile${prof.profiles === 1 ? '' : 's'} added up, ${Math.round(prof.totalMs)} ms sampled; sampled time stretches with
+the machine's load, so read the shares). Time under the checker's \`runChecks\`, by the function it called:
+
+${table(['callee of runChecks', 'time', 'share of all'], rows(prof.children))}
+
+Self time by file (all threads):
+
+${table(['file', 'time', 'share'], rows(prof.perFile))}
+
+(\`node --import tsx bench/support/profile-summary.ts <dir> --children <function>\` splits any function the same way.)
+`;
 }
 
 function render(d: Data): string {
@@ -222,7 +244,9 @@ async function runCheck(dist: Dist, quick: boolean): Promise<CheckPart> {
     iterations,
     log,
   });
-  return { ...context(dist, quick, before), files: CHECK_FILES, iterations, results };
+  log('check: one more run of contracts check under --cpu-prof');
+  const profile = await profileCli(CHECK_FILES, dist.cli);
+  return { ...context(dist, quick, before), files: CHECK_FILES, iterations, results, profile };
 }
 
 async function main(): Promise<number> {

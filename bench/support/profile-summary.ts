@@ -1,11 +1,14 @@
 /**
- * `node --import tsx bench/support/profile-summary.ts <file.cpuprofile> [top] [--children FN]`:
- * where a `node --cpu-prof` profile spends its time — self and inclusive (total) time per
- * function, self time per file, and with --children the time under FN split by the function FN
- * called. For finding hot spots to report, not for the benchmark itself.
+ * Where `node --cpu-prof` profiles spend their time: self and inclusive time per function, self
+ * time per file, and the time under one function split by the function it called. Several
+ * profiles (a main thread and its workers) add up. Bundles are mapped back to their sources
+ * through the .map beside them.
+ *
+ *   node --import tsx bench/support/profile-summary.ts <file.cpuprofile|dir>... [--top N] [--children FN]
  */
 import * as fs from 'node:fs';
 import { SourceMap } from 'node:module';
+import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 interface Node {
@@ -17,26 +20,35 @@ interface Profile {
   nodes: Node[];
   samples: number[];
   timeDeltas: number[];
-  startTime: number;
-  endTime: number;
 }
 
-function main(): void {
-  const argv = process.argv.slice(2);
-  const ci = argv.indexOf('--children');
-  const childrenOf = ci >= 0 ? argv.splice(ci, 2)[1] : undefined;
-  const [file, topArg] = argv;
-  if (!file) throw new Error('usage: profile-summary <file.cpuprofile> [top]');
-  const top = Number(topArg ?? 25);
-  const p = JSON.parse(fs.readFileSync(file, 'utf8')) as Profile;
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const selfUs = new Map<number, number>();
-  for (let i = 0; i < p.samples.length; i++) selfUs.set(p.samples[i], (selfUs.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0));
-  const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
-  const short = (u: string) => u.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, 'node_modules/').replace(process.cwd() + '/', '');
-  // Bundles (dist/*.js) are mapped back to their sources through the .map beside them.
+export interface Row {
+  /** `function  file:line` */
+  name: string;
+  ms: number;
+  share: number;
+}
+
+export interface ProfileSummary {
+  profiles: number;
+  totalMs: number;
+  self: Row[];
+  inclusive: Row[];
+  perFile: Row[];
+  /** Time under `childrenOf`, by callee ('(self)' for its own code). */
+  children: Row[];
+}
+
+function shortPath(u: string): string {
+  return u
+    .replace(/^file:\/\//, '')
+    .replace(/^.*\/node_modules\//, 'node_modules/')
+    .replace(/^(\.\.\/)+/, '')
+    .replace(/^.*\/bench\/\.cache\/dist-\d+\//, 'dist/')
+    .replace(`${process.cwd()}/`, '');
+}
+
+function locator(): (n: Node) => string {
   const maps = new Map<string, SourceMap | undefined>();
   const mapFor = (url: string): SourceMap | undefined => {
     if (!maps.has(url)) {
@@ -51,50 +63,98 @@ function main(): void {
     }
     return maps.get(url);
   };
-  const where = (n: Node): string => {
+  return (n) => {
     const { url, lineNumber, columnNumber } = n.callFrame;
     const e = mapFor(url)?.findEntry(lineNumber, columnNumber) as { originalSource?: string; originalLine?: number } | undefined;
-    if (e?.originalSource) return `${short(e.originalSource.replace(/^(\.\.\/)+/, ''))}:${(e.originalLine ?? 0) + 1}`;
-    return `${short(url)}:${lineNumber + 1}`;
+    if (e?.originalSource) return `${shortPath(e.originalSource)}:${(e.originalLine ?? 0) + 1}`;
+    return `${shortPath(url)}:${lineNumber + 1}`;
   };
-  const key = (n: Node) => `${n.callFrame.functionName || '(anonymous)'}  ${where(n)}`;
+}
+
+/** Every *.cpuprofile named, or found in a named folder. */
+export function profileFiles(args: string[]): string[] {
+  return args.flatMap((a) =>
+    fs.statSync(a).isDirectory()
+      ? fs
+          .readdirSync(a)
+          .filter((f) => f.endsWith('.cpuprofile'))
+          .map((f) => path.join(a, f))
+      : [a],
+  );
+}
+
+export function summarizeProfiles(files: string[], opts: { top?: number; childrenOf?: string } = {}): ProfileSummary {
+  const top = opts.top ?? 25;
+  const where = locator();
   const self = new Map<string, number>();
   const incl = new Map<string, number>();
   const perFile = new Map<string, number>();
   const under = new Map<string, number>();
-  for (const [id, us] of selfUs) {
-    if (childrenOf) {
-      // The frame right below the outermost FN on this stack (or FN itself: its self time).
+  let total = 0;
+  for (const file of files) {
+    const p = JSON.parse(fs.readFileSync(file, 'utf8')) as Profile;
+    const byId = new Map(p.nodes.map((n) => [n.id, n]));
+    const parent = new Map<number, number>();
+    for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+    const keys = new Map<number, string>();
+    const key = (id: number) => {
+      let k = keys.get(id);
+      if (k === undefined) {
+        const n = byId.get(id)!;
+        k = `${n.callFrame.functionName || '(anonymous)'}  ${where(n)}`;
+        keys.set(id, k);
+      }
+      return k;
+    };
+    const selfUs = new Map<number, number>();
+    for (let i = 0; i < p.samples.length; i++) selfUs.set(p.samples[i], (selfUs.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0));
+    for (const [id, us] of selfUs) {
+      total += us;
+      const n = byId.get(id)!;
+      self.set(key(id), (self.get(key(id)) ?? 0) + us);
+      const f = n.callFrame.url ? where(n).replace(/:\d+$/, '') : n.callFrame.functionName ? n.callFrame.functionName : '(code made by new Function/eval: ajv validators, zod fast paths)';
+      perFile.set(f, (perFile.get(f) ?? 0) + us);
+      const seen = new Set<string>();
       let hit: string | undefined;
-      for (let cur: number | undefined = id, prev: Node | undefined; cur !== undefined; prev = byId.get(cur), cur = parent.get(cur)) {
-        const n = byId.get(cur)!;
-        if (n.callFrame.functionName === childrenOf) {
-          hit = prev ? key(prev) : '(self)';
-        }
+      for (let cur: number | undefined = id, prev: number | undefined; cur !== undefined; prev = cur, cur = parent.get(cur)) {
+        const k = key(cur);
+        // The outermost call of childrenOf on this stack decides which callee the sample is under.
+        if (opts.childrenOf && byId.get(cur)!.callFrame.functionName === opts.childrenOf) hit = prev === undefined ? '(self)' : key(prev);
+        if (seen.has(k)) continue; // recursion counts once
+        seen.add(k);
+        incl.set(k, (incl.get(k) ?? 0) + us);
       }
       if (hit !== undefined) under.set(hit, (under.get(hit) ?? 0) + us);
     }
-    const n = byId.get(id)!;
-    self.set(key(n), (self.get(key(n)) ?? 0) + us);
-    const f = where(n).replace(/:\d+$/, '') || `(${n.callFrame.functionName})`;
-    perFile.set(f, (perFile.get(f) ?? 0) + us);
-    const seen = new Set<string>();
-    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
-      const k = key(byId.get(cur)!);
-      if (seen.has(k)) continue; // recursion counts once
-      seen.add(k);
-      incl.set(k, (incl.get(k) ?? 0) + us);
-    }
   }
-  const pr = (title: string, m: Map<string, number>) => {
-    console.log(`\n${title}`);
-    for (const [k, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${(us / 1000).toFixed(1).padStart(9)} ms ${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`);
-  };
-  console.log(`profile: ${(total / 1000).toFixed(1)} ms sampled`);
-  pr('self time by function', self);
-  pr('total (inclusive) time by function', incl);
-  pr('self time by file', perFile);
-  if (childrenOf) pr(`time under ${childrenOf}, by the function it called`, under);
+  const rows = (m: Map<string, number>): Row[] =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, us]) => ({ name, ms: us / 1000, share: total ? us / total : 0 }));
+  return { profiles: files.length, totalMs: total / 1000, self: rows(self), inclusive: rows(incl), perFile: rows(perFile), children: rows(under) };
 }
 
-main();
+function main(): void {
+  const argv = process.argv.slice(2);
+  const opt = (name: string) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv.splice(i, 2)[1] : undefined;
+  };
+  const childrenOf = opt('--children');
+  const top = Number(opt('--top') ?? 25);
+  const files = profileFiles(argv);
+  if (!files.length) throw new Error('usage: profile-summary <file.cpuprofile|dir>... [--top N] [--children FN]');
+  const s = summarizeProfiles(files, { top, childrenOf });
+  const pr = (title: string, rows: Row[]) => {
+    console.log(`\n${title}`);
+    for (const r of rows) console.log(`${r.ms.toFixed(1).padStart(9)} ms ${(100 * r.share).toFixed(1).padStart(5)}%  ${r.name}`);
+  };
+  console.log(`${s.profiles} profile(s), ${s.totalMs.toFixed(1)} ms sampled`);
+  pr('self time by function', s.self);
+  pr('total (inclusive) time by function', s.inclusive);
+  pr('self time by file', s.perFile);
+  if (childrenOf) pr(`time under ${childrenOf}, by the function it called`, s.children);
+}
+
+if (require.main === module) main();
