@@ -1,5 +1,5 @@
 // `npm run fixtures [-- --bench] [-- --force]`: writes the synthetic random-weight gemma3
-// models used by tests (and, with --bench, the 270M-shaped ones used by benchmarks) into the git-ignored .cache/models/. A file is reused when its sidecar manifest
+// models used by tests, the tiny trained specialist's GGUF files (built from training/specialist/), (and, with --bench, the 270M-shaped ones used by benchmarks) into the git-ignored .cache/models/. A file is reused when its sidecar manifest
 // matches the current generator version, seed and size, and its header says so too.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -10,6 +10,7 @@ import {
   type SyntheticQuant,
   type SyntheticShapeName,
 } from '../server/src/gguf/synthetic';
+import { ensureSpecialistModels } from '../training/convert';
 
 export const FIXTURE_SEED = 1234;
 
@@ -132,6 +133,7 @@ async function main(argv: string[]): Promise<void> {
     const what = r.generated ? `wrote in ${(r.writtenMs / 1000).toFixed(1)} s` : 'up to date';
     console.log(`${path.relative(process.cwd(), r.path)}  ${mb} MB  ${what}`);
   }
+  await ensureSpecialistModels(defaultModelsDir(), (line) => console.log(line));
 }
 
 if (require.main === module) {

@@ -4,8 +4,10 @@
  * Gemma 3's real tokenizer and chat template. HF names become llama.cpp's, dims are reversed,
  * and norm weights are stored as 1 + w (NOTES: "Training a tiny gemma3 specialist").
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { readGgufHeaderSync } from '../server/src/gguf/reader';
 import { decodeF16, encodeTensor, GgmlType, type WritableQuant } from '../server/src/gguf/quant';
 import { defaultTokenizerDir, loadGemma3Vocab, syntheticGemma3Spec, type Gemma3Shape, type SyntheticQuant } from '../server/src/gguf/synthetic';
 import { kv, writeGguf, type GgufTensorSpec, type GgufValue } from '../server/src/gguf/writer';
@@ -114,6 +116,7 @@ export async function writeSpecialistGguf(quant: SyntheticQuant, outPath: string
     ['general.description', kv.str('A 2-layer gemma3 model (hidden 32) with Gemma 3\'s vocabulary, trained by Prompt Contracts on samples/specialist-triage.contract.yaml for tests and demos.')],
     ['prompt_contracts.specialist', kv.str('specialist-triage')],
     ['prompt_contracts.specialist.converter_version', kv.u32(SPECIALIST_CONVERTER_VERSION)],
+    ['prompt_contracts.specialist.weights_sha1', kv.str(weightsHash())],
   );
   const matType = QUANT[quant];
   const embType = quant === 'Q4_0' ? GgmlType.Q8_0 : matType;
@@ -127,15 +130,43 @@ export async function writeSpecialistGguf(quant: SyntheticQuant, outPath: string
   await writeGguf(outPath, { metadata, tensors });
 }
 
-if (require.main === module) {
-  void (async () => {
-    const out = process.argv[2] ?? path.join(__dirname, '..', '.cache', 'models');
-    fs.mkdirSync(out, { recursive: true });
-    for (const q of ['F16', 'Q8_0', 'Q4_0'] as const) {
+let hashCache: string | undefined;
+
+/** Identifies the committed weights, so that GGUF files built from older weights are rebuilt. */
+export function weightsHash(dir = SPECIALIST_DIR): string {
+  if (!hashCache) {
+    const h = createHash('sha1');
+    for (const f of SPECIALIST_FILES) h.update(fs.readFileSync(path.join(dir, f)));
+    hashCache = h.digest('hex');
+  }
+  return hashCache;
+}
+
+export function specialistFileName(quant: SyntheticQuant): string {
+  return `specialist-triage-${quant}.gguf`;
+}
+
+function upToDate(file: string): boolean {
+  try {
+    const md = readGgufHeaderSync(file).metadata;
+    return md['prompt_contracts.specialist.converter_version'] === SPECIALIST_CONVERTER_VERSION && md['prompt_contracts.specialist.weights_sha1'] === weightsHash();
+  } catch {
+    return false;
+  }
+}
+
+/** Paths of the specialist's F16/Q8_0/Q4_0 GGUF files in `dir`, built from the committed weights when missing or stale. */
+export async function ensureSpecialistModels(dir: string, log: (line: string) => void = () => {}): Promise<Record<SyntheticQuant, string>> {
+  fs.mkdirSync(dir, { recursive: true });
+  const out = {} as Record<SyntheticQuant, string>;
+  for (const q of ['F16', 'Q8_0', 'Q4_0'] as const) {
+    const file = path.join(dir, specialistFileName(q));
+    if (!upToDate(file)) {
       const t = performance.now();
-      const file = path.join(out, `specialist-triage-${q}.gguf`);
       await writeSpecialistGguf(q, file);
-      console.log(`${path.relative(process.cwd(), file)} ${(fs.statSync(file).size / 1e6).toFixed(1)} MB in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-    }
-  })();
+      log(`${path.relative(process.cwd(), file)}  ${(fs.statSync(file).size / 1e6).toFixed(1)} MB  wrote in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    } else log(`${path.relative(process.cwd(), file)}  up to date`);
+    out[q] = file;
+  }
+  return out;
 }

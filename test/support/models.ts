@@ -1,6 +1,7 @@
 // Paths of the synthetic test models, generated into .cache/models/ on first use. Generation
 // failures throw: a test that needs a model must fail, never skip, when it cannot have one.
-import { BENCH_MODEL_SET, ensureSyntheticModel, TEST_MODEL_SET, type FixtureResult } from '../../scripts/fixtures';
+import { BENCH_MODEL_SET, defaultModelsDir, ensureSyntheticModel, TEST_MODEL_SET, type FixtureResult } from '../../scripts/fixtures';
+import { ensureSpecialistModels } from '../../training/convert';
 import type { SyntheticQuant } from '../../server/src/gguf/synthetic';
 
 export interface TestModels {
@@ -48,4 +49,12 @@ export function ensureBenchModels(): Promise<BenchModels> {
     return { '270m': m };
   });
   return benchModels;
+}
+
+let specialist: Promise<Record<SyntheticQuant, string>> | undefined;
+
+/** The tiny trained specialist (training/specialist/) at F16/Q8_0/Q4_0: real passes and real failures. */
+export function ensureSpecialistTestModels(): Promise<Record<SyntheticQuant, string>> {
+  specialist ??= ensureSpecialistModels(defaultModelsDir());
+  return specialist;
 }
