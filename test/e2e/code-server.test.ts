@@ -1,0 +1,161 @@
+/**
+ * Prompt Contracts in a real VS Code: code-server 4.100.3 (VS Code 1.100.3) with the packaged .vsix
+ * installed offline, driven by Playwright in Debian's chromium. `npm run test:e2e` sets it up
+ * (scripts/e2e-setup.sh), packages the .vsix and runs this file.
+ *
+ * Screenshots and logs of every run go to .e2e/artifacts/<run>/.
+ */
+import { after, before, describe, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { ensureTestModels } from '../support/models';
+import { ARTIFACTS, extensionHostLogs, REPO, startCodeServer, type CodeServer } from './support/code-server';
+import { launchBrowser, until, Workbench } from './support/workbench';
+import { firstExample, firstPlaceholder, markersOf, RUN_SAMPLE, UI_BROKEN_SAMPLES, VERDICT_WITH_LATENCY } from './expectations';
+
+/** A marker row of the Problems panel as rendered: `… contracts(unknown-key) [Ln 6, Col 3]` (the parentheses are CSS). */
+function problemRow(code: string, line: number): RegExp {
+  return new RegExp(`contracts\\s*\\(?${code}\\)?\\s*\\[Ln ${line + 1},`);
+}
+
+const RUN_DIR = path.join(ARTIFACTS, new Date().toISOString().replace(/[:.]/g, '-'));
+const samples = path.join(REPO, 'samples');
+
+describe('Prompt Contracts in code-server', () => {
+  let server: CodeServer;
+  let browser: Browser;
+  let wb: Workbench;
+  const timings: Record<string, number> = {};
+  const t0 = Date.now();
+
+  before(async () => {
+    // A real (tiny, random-weight) GGUF, so a wired runtime has something to run and answers fast.
+    const models = await ensureTestModels();
+    server = await startCodeServer({ settings: { 'contracts.modelFile': models.tiny.Q8_0, 'contracts.threads': 1 } });
+    timings.codeServerMs = Date.now() - t0;
+    browser = await launchBrowser();
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    wb = new Workbench(page);
+    await wb.open(server.url);
+    timings.workbenchMs = Date.now() - t0;
+  });
+
+  after(async () => {
+    fs.mkdirSync(RUN_DIR, { recursive: true });
+    if (wb) await wb.screenshot(RUN_DIR, 'zz-last').catch(() => undefined);
+    await browser?.close();
+    if (server) {
+      fs.writeFileSync(path.join(RUN_DIR, 'code-server.log'), server.log());
+      for (const l of extensionHostLogs(server.userDataDir)) {
+        fs.writeFileSync(path.join(RUN_DIR, l.name.replace(/[\\/]/g, '__')), l.text);
+      }
+      await server.stop();
+    }
+    timings.totalMs = Date.now() - t0;
+    fs.writeFileSync(path.join(RUN_DIR, 'timings.json'), JSON.stringify(timings, null, 2));
+    process.stdout.write(`# e2e artifacts: ${path.relative(REPO, RUN_DIR)} ${JSON.stringify(timings)}\n`);
+  });
+
+  test('the extension activates and its status bar item shows the model state', async () => {
+    const item = wb.statusItem(/Model: |Contracts: /);
+    const text = await until(
+      'the model status item to leave "starting"',
+      async () => {
+        const t = (await item.innerText().catch(() => '')).trim();
+        return t && !/starting/.test(t) ? t : undefined;
+      },
+      60_000,
+      async () => (await wb.statusBarTexts()).join(' | '),
+    );
+    timings.activatedMs = Date.now() - t0;
+    assert.match(text, /Model: not loaded/);
+    await wb.screenshot(RUN_DIR, '01-status-bar');
+  });
+
+  test('a contract opens as "Prompt Contract", {{placeholders}} get their scope, and a clean sample has no problems', async () => {
+    const text = fs.readFileSync(path.join(samples, RUN_SAMPLE), 'utf8');
+    await wb.openFile(RUN_SAMPLE);
+    assert.equal(await wb.editorLanguage(), 'Prompt Contract');
+    const ph = firstPlaceholder(text);
+    await wb.gotoLine(ph.line + 1, ph.character + 2);
+    const scopes = await wb.inspectScopes();
+    assert.match(scopes, /variable\.other\.placeholder\.contract/, scopes);
+    assert.match(scopes, /source\.contract-yaml/, scopes);
+    // YAML's own scopes are still there underneath.
+    assert.match(scopes, /string\.unquoted\.block\.yaml|string\.quoted/, scopes);
+    // And the theme shows it: the placeholder's colour differs from the prompt text around it.
+    const tokens = await wb.lineTokens(ph.line + 1);
+    const name = tokens.find((t) => t.text.includes(ph.name));
+    const prose = tokens.find((t) => /[A-Za-z]{3}/.test(t.text) && !t.text.includes(ph.name) && !t.text.includes('{{'));
+    assert.ok(name && prose && name.color !== prose.color, `placeholder and prose colours: ${JSON.stringify(tokens)}`);
+    await wb.screenshot(RUN_DIR, '02-clean-sample');
+    const problems = await wb.problems();
+    assert.ok(!problems.includes(RUN_SAMPLE), `no problems expected for ${RUN_SAMPLE}:\n${problems}`);
+  });
+
+  test("the broken samples' diagnostics show in the Problems panel, each on its marked line", async () => {
+    const expected = UI_BROKEN_SAMPLES.flatMap((name) => markersOf(fs.readFileSync(path.join(samples, 'broken', `${name}.contract.yaml`), 'utf8')).map((m) => ({ name, ...m })));
+    for (const name of UI_BROKEN_SAMPLES) await wb.openFile(`broken/${name}.contract.yaml`);
+    const rows = await until(
+      'every marked diagnostic in the Problems panel',
+      async () => {
+        await wb.expandProblems();
+        const text = await wb.problems();
+        return expected.every((e) => problemRow(e.code, e.line).test(text)) ? text : undefined;
+      },
+      60_000,
+      () => wb.problems(),
+    );
+    for (const name of UI_BROKEN_SAMPLES) assert.ok(rows.includes(`${name}.contract.yaml`), `${name}.contract.yaml is listed`);
+    timings.problemsMs = Date.now() - t0;
+    await wb.screenshot(RUN_DIR, '03-problems');
+  });
+
+  test('unknown-key: the squiggle is on the marked line, and its hover names the code', async () => {
+    const file = 'broken/unknown-key.contract.yaml';
+    const [marker] = markersOf(fs.readFileSync(path.join(samples, file), 'utf8'));
+    assert.ok(marker);
+    await wb.openFile(file);
+    const lines = await until('a squiggle in the editor', async () => {
+      const l = await wb.squiggleLines();
+      return l.length ? l : undefined;
+    });
+    assert.deepEqual(lines, [marker.line + 1]);
+    assert.match(await wb.lineText(marker.line + 1), /# expect: unknown-key/);
+    assert.match(await wb.hoverSquiggle(marker.line + 1), /contracts\(unknown-key\)/);
+    await wb.screenshot(RUN_DIR, '04-squiggle');
+    await wb.page.keyboard.press('Escape');
+  });
+
+  test('Run example code lens shows a verdict with a latency (fails with "runtime not wired yet" while the server cannot run)', async () => {
+    const text = fs.readFileSync(path.join(samples, RUN_SAMPLE), 'utf8');
+    const example = firstExample(text);
+    await wb.openFile(RUN_SAMPLE);
+    await wb.gotoLine(example.line + 1);
+    const lens = wb.codeLens('Run example').first();
+    await lens.waitFor({ timeout: 30_000 });
+    const before = new Set(await wb.notifications());
+    await lens.click();
+    const started = Date.now();
+    const outcome = await until(
+      `a verdict or an error for "${example.name}"`,
+      async () => {
+        const fresh = (await wb.notifications()).filter((n) => !before.has(n));
+        const verdict = fresh.find((n) => VERDICT_WITH_LATENCY.test(n));
+        if (verdict) return { verdict };
+        const error = fresh.find((n) => /Prompt Contracts: Run example .*(failed|:)/.test(n) && !/Cancel/.test(n));
+        return error ? { error } : undefined;
+      },
+      // A wired runtime loads a tiny model and runs one example: seconds, not minutes.
+      180_000,
+      async () => (await wb.notifications()).join(' || '),
+    );
+    await wb.screenshot(RUN_DIR, '05-run-example');
+    if ('error' in outcome) assert.fail(`runtime not wired yet: the Run example lens answered with an error: ${outcome.error!.replace(/\s+/g, ' ')}`);
+    timings.runExampleMs = Date.now() - started;
+    const m = VERDICT_WITH_LATENCY.exec(outcome.verdict!);
+    assert.ok(m && Number(m[2]) > 0, outcome.verdict);
+  });
+});
