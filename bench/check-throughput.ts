@@ -46,9 +46,9 @@ export function listCorpus(dir: string): string[] {
 }
 
 /** Runs `node <args>` to its end: wall time from spawn to exit (Node's start included) and its peak RSS. */
-export async function timeNode(args: string[], cwd: string): Promise<Run & { code: number | null; stdout: string; stderr: string }> {
+export async function timeNode(args: string[], cwd: string, cpus?: string): Promise<Run & { code: number | null; stdout: string; stderr: string }> {
   const t0 = performance.now();
-  const m = spawnNodeMeasured(args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const m = spawnNodeMeasured(args, { cwd, cpus, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   m.child.stdout!.on('data', (d: Buffer) => {
@@ -102,12 +102,15 @@ export interface Contender {
   run(dir: string, files: string[]): Promise<Run & { note?: string }>;
 }
 
-/** `contracts check <folder>` with its default text output; its closing line must count every file. */
-export function cliContender(files: number, cli = CLI): Contender {
+/**
+ * `contracts check <folder>` with its default text output; its closing line must count every file.
+ * With `cpus`, pinned to those CPUs (one CPU: no worker threads), to show what the workers bring.
+ */
+export function cliContender(files: number, cli = CLI, cpus?: string): Contender {
   return {
-    name: 'contracts check',
+    name: cpus === undefined ? 'contracts check' : `contracts check on CPU ${cpus} only (taskset)`,
     run: async (dir) => {
-      const r = await timeNode([cli, 'check', dir], dir);
+      const r = await timeNode([cli, 'check', dir], dir, cpus);
       if (r.code !== 0 && r.code !== 1) throw new Error(`contracts check failed (exit ${r.code}): ${r.stderr.slice(-2000)}`);
       const last = r.stdout.trim().split('\n').pop() ?? '';
       const seen = /\bin (\d+) files?\b/.exec(last);

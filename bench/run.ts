@@ -10,6 +10,7 @@ import { bareContender, cliContender, lspContender, measureThroughput, profileCl
 import type { ProfileSummary } from './support/profile-summary';
 import { largeContract } from './gen';
 import { editSequence, measureLspLatency, type LspLatencyResult } from './lsp-latency';
+import { TASKSET } from './support/children';
 import { readSectionData, writeSection } from './support/doc';
 import { machine, type Machine } from './support/machine';
 import { median } from './support/stats';
@@ -176,6 +177,8 @@ ratios (each round's tools ran back to back, under about the same load).
   the time runs from spawn to the \`publishDiagnostics\` of the last file. As shipped each file
   waits out the 200 ms debounce (per document, so concurrently); the "no debounce" row sets it to 0.
   It checks structure only, not the examples against their output schemas.
+- **contracts check on one CPU** (where \`taskset\` exists): the same command pinned to one CPU,
+  so that it starts no worker threads — what the workers win or cost on this machine.
 - **bare yaml + ajv script** (\`bench/baselines/bare-yaml-ajv.mjs\`): \`node\` on a script that
   lists the folder, reads and parses each file with \`yaml\`, validates it against the
   contract-format schema compiled once with ajv, and each example's \`expected\` against its output
@@ -239,7 +242,9 @@ async function runCheck(dist: Dist, quick: boolean): Promise<CheckPart> {
   const iterations = quick ? 2 : 5;
   const before = load1();
   log(`check: ${CHECK_FILES} contracts, ${iterations} runs of each tool`);
-  const results = await measureThroughput([cliContender(CHECK_FILES, dist.cli), lspContender(YAMLLS), lspContender(YAMLLS_UNDEBOUNCED), bareContender()], {
+  const contenders = [cliContender(CHECK_FILES, dist.cli), lspContender(YAMLLS), lspContender(YAMLLS_UNDEBOUNCED), bareContender()];
+  if (TASKSET && os.availableParallelism() > 1) contenders.push(cliContender(CHECK_FILES, dist.cli, '0'));
+  const results = await measureThroughput(contenders, {
     files: CHECK_FILES,
     iterations,
     log,

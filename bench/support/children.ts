@@ -61,15 +61,21 @@ export function spawnTracked(cmd: string, args: string[], opts: SpawnOptions = {
   return child;
 }
 
+function executable(...candidates: string[]): string | undefined {
+  return candidates.find((p) => {
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** /usr/bin/time -v reports the peak RSS of the process it runs (the child, not us). */
-export const GNU_TIME = ['/usr/bin/time', '/usr/local/bin/time'].find((p) => {
-  try {
-    fs.accessSync(p, fs.constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-});
+export const GNU_TIME = executable('/usr/bin/time', '/usr/local/bin/time');
+/** util-linux taskset, to run a child on one core. */
+export const TASKSET = executable('/usr/bin/taskset', '/bin/taskset');
 
 const MAXRSS_PRELOAD = path.join(__dirname, 'report-maxrss.cjs');
 
@@ -92,17 +98,18 @@ export interface Exited {
  * machine has it, else with a preload that writes `process.resourceUsage().maxRSS` from inside
  * the child (the same number: getrusage's ru_maxrss of that process).
  */
-export function spawnNodeMeasured(args: string[], opts: SpawnOptions & { tmp?: string } = {}): Measured {
+export function spawnNodeMeasured(args: string[], opts: SpawnOptions & { tmp?: string; cpus?: string } = {}): Measured {
   const rssFile = path.join(opts.tmp ?? os.tmpdir(), `maxrss-${process.pid}-${Math.random().toString(36).slice(2)}.txt`);
   let cmd: string;
   let argv: string[];
   let env = opts.env ?? process.env;
+  // `cpus` pins the child to those CPUs (taskset -c): os.availableParallelism() sees only them.
+  const node = opts.cpus !== undefined && TASKSET ? [TASKSET, '-c', opts.cpus, process.execPath] : [process.execPath];
   if (GNU_TIME) {
     cmd = GNU_TIME;
-    argv = ['-v', '-o', rssFile, process.execPath, ...args];
+    argv = ['-v', '-o', rssFile, ...node, ...args];
   } else {
-    cmd = process.execPath;
-    argv = ['--require', MAXRSS_PRELOAD, ...args];
+    [cmd, ...argv] = [...node, '--require', MAXRSS_PRELOAD, ...args];
     env = { ...env, BENCH_MAXRSS_FILE: rssFile };
   }
   const child = spawnTracked(cmd, argv, { ...opts, env });
