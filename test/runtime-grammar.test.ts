@@ -129,9 +129,12 @@ examples:
   assert.equal(planGrammar(undefined, true).hash, 'free');
 });
 
-test('the hash is stable and changes with the schema', () => {
-  assert.equal(conv({ type: 'object', properties: { a: { type: 'string' } } }).hash, conv({ properties: { a: { type: 'string' } }, type: 'object' }).hash);
+test('the hash is stable, changes with the schema, and with the order of properties (the order they are generated in)', () => {
+  assert.equal(conv({ type: 'object', properties: { a: { type: 'string' } } }).hash, conv({ type: 'object', properties: { a: { type: 'string' } } }).hash);
   assert.notEqual(conv({ type: 'string' }).hash, conv({ type: 'number' }).hash);
+  const ab = toGbnfJsonSchema({ schema: { type: 'object', properties: { a: { type: 'string' }, b: { type: 'string' } } }, externals: new Map() });
+  const ba = toGbnfJsonSchema({ schema: { type: 'object', properties: { b: { type: 'string' }, a: { type: 'string' } } }, externals: new Map() });
+  assert.notEqual(ab.hash, ba.hash);
 });
 
 test('endAtValue removes the trailing newlines of the root rule only', () => {

@@ -8,6 +8,8 @@
  * prefix   50 examples sharing a ~200-token prefix: reusing its evaluated state vs evaluating it each time
  * overhead the engine's own cost per example with the ScriptedRunner (no model)
  * startup  `contracts run` (the bundled CLI) until the point where the model would be loaded
+ * specialist  per-token cost of the grammar on the trained tiny specialist (it writes the JSON itself)
+ * prefix270m  as prefix, on the 270M-shaped synthetic model
  *
  * The models are the random-weight synthetic ones (test/support/models.ts): their outputs mean
  * nothing, only the timings do. Every figure is a median of several rounds; the load average is
@@ -21,7 +23,7 @@ import { performance } from 'node:perf_hooks';
 import { checkContract } from '../core/check';
 import { fsHost } from '../node-host';
 import { DEFAULT_SETTINGS } from '../settings';
-import { runContract, scriptedSource } from './engine';
+import { orderedPrepared, runContract, scriptedSource } from './engine';
 import { planGrammar, toGbnfJsonSchema } from './grammar';
 import { LlamaRunner, runnerInfo } from './llama-runner';
 import { ModelManager, type LoadedModel } from './models';
@@ -132,6 +134,51 @@ async function tokens(): Promise<void> {
   });
 }
 
+/** The trained tiny specialist (it writes the JSON itself): the grammar's cost when the model mostly agrees with it. */
+async function specialist(): Promise<void> {
+  const file = path.join(ROOT, '.cache', 'models', 'specialist-triage-Q8_0.gguf');
+  const cfile = path.join(ROOT, 'samples', 'specialist-triage.contract.yaml');
+  if (!fs.existsSync(file)) throw new Error(`${file} is missing: run npm run fixtures`);
+  const check = checkContract(fs.readFileSync(cfile, 'utf8'), { file: cfile, host: fsHost(ROOT) });
+  const c = check.contract!;
+  await withModel(file, async (lease) => {
+    const runner = new LlamaRunner(lease, runnerInfo(lease.resolved));
+    const plan = planGrammar(orderedPrepared(check), false);
+    await runner.prepare(plan);
+    const gaps = { free: [] as number[], constrained: [] as number[] };
+    let same = 0;
+    let total = 0;
+    for (let round = 0; round < 3; round++) {
+      for (const ex of c.examples) {
+        const t = tokenizePrompt(runner, renderPrompt(c.prompt, ex.input));
+        const outs: string[] = [];
+        for (const mode of ['free', 'constrained'] as const) {
+          let last = 0;
+          const g = await runner.generate({
+            contract: c.contract, example: ex.name, promptText: '', tokens: t.tokens, reusablePrefix: t.sharedPrefixTokens,
+            grammar: mode === 'free' ? { mode: 'free', hash: 'free' } : plan, maxTokens: c.model.maxTokens, sampler: { temperature: 0 },
+            onToken: (i) => {
+              const now = performance.now();
+              if (i > 0) gaps[mode].push(now - last);
+              last = now;
+            },
+          });
+          outs.push(g.text.trim());
+        }
+        total++;
+        if (outs[0] === outs[1]) same++;
+      }
+    }
+    const fr = distribution(gaps.free)!;
+    const co = distribution(gaps.constrained)!;
+    console.log(`specialist: trained tiny gemma3 (hidden 32), Q8_0, 1 thread, ${c.examples.length} examples x 3 rounds; load average ${load()}`);
+    console.log(`  free:        ${f2(fr.p50)} ms/token p50, ${f2(fr.p95)} p95 (n=${fr.n})`);
+    console.log(`  constrained: ${f2(co.p50)} ms/token p50, ${f2(co.p95)} p95, ${f2(co.max)} max (n=${co.n}); tokens over 20 ms: ${gaps.constrained.filter((x) => x > 20).length}`);
+    console.log(`  same text with and without the grammar: ${same}/${total}`);
+    await runner.dispose();
+  });
+}
+
 async function prefix(kind: 'tiny' | '270m'): Promise<void> {
   const file = await modelPath(kind);
   await withModel(file, async (lease) => {
@@ -224,6 +271,7 @@ async function main(): Promise<void> {
   if (want('tokens')) await tokens();
   if (want('prefix')) await prefix('tiny');
   if (want('prefix270m')) await prefix('270m');
+  if (want('specialist')) await specialist();
 }
 
 if (require.main === module) {

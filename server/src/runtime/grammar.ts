@@ -30,7 +30,7 @@ export interface ConvertedGrammar {
   schema: GbnfSchema;
   /** Keywords left out of the grammar, as "pointer: keyword" (pointer into the schema). */
   dropped: string[];
-  /** Stable hash of `schema`: the grammar cache key. */
+  /** Hash of `schema`, key order included: the grammar cache key. */
   hash: string;
 }
 
@@ -238,7 +238,8 @@ export function toGbnfJsonSchema(prepared: Pick<PreparedSchema, 'schema' | 'exte
     if ('$ref' in schema || 'oneOf' in schema || schema.type === 'object' || schema.type === 'array') schema = { ...schema, $defs: usable };
     else schema = { oneOf: [schema], $defs: usable };
   }
-  return { schema, dropped: [...dropped].sort(), hash: hashOf(schema) };
+  // Key order matters (it is the order properties are generated in): hash the schema as written.
+  return { schema, dropped: [...dropped].sort(), hash: createHash('sha256').update(JSON.stringify(schema)).digest('hex').slice(0, 32) };
 }
 
 function literal(v: unknown): GbnfSchema {
