@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { ensureTestModels } from '../support/models';
-import { ARTIFACTS, extensionHostLogs, REPO, startCodeServer, type CodeServer } from './support/code-server';
+import { ARTIFACTS, extensionHostLogs, languageServerPids, REPO, startCodeServer, type CodeServer } from './support/code-server';
 import { launchBrowser, until, Workbench } from './support/workbench';
 import { firstExample, firstPlaceholder, markersOf, RUN_SAMPLE, UI_BROKEN_SAMPLES, VERDICT_WITH_LATENCY } from './expectations';
 
@@ -88,7 +88,7 @@ describe('Prompt Contracts in code-server', () => {
     // And the theme shows it: the placeholder's colour differs from the prompt text around it.
     const tokens = await wb.lineTokens(ph.line + 1);
     const name = tokens.find((t) => t.text.includes(ph.name));
-    const prose = tokens.find((t) => /[A-Za-z]{3}/.test(t.text) && !t.text.includes(ph.name) && !t.text.includes('{{'));
+    const prose = tokens.find((t) => /[A-Za-z]{3}/.test(t.text) && !t.text.includes(ph.name));
     assert.ok(name && prose && name.color !== prose.color, `placeholder and prose colours: ${JSON.stringify(tokens)}`);
     await wb.screenshot(RUN_DIR, '02-clean-sample');
     const problems = await wb.problems();
@@ -129,6 +129,39 @@ describe('Prompt Contracts in code-server', () => {
     await wb.page.keyboard.press('Escape');
   });
 
+  test('when the language server dies it comes back by itself, the user is told once, and checking resumes', async () => {
+    const file = 'broken/unknown-key.contract.yaml';
+    await wb.openFile(file);
+    const stoppedToasts = async () => (await wb.notifications()).filter((n) => /language server stopped/.test(n)).length;
+    const toastsBefore = await stoppedToasts();
+    for (let round = 1; round <= 2; round++) {
+      const [pid] = await until('one running language server', async () => {
+        const pids = languageServerPids(server.extensionsDir);
+        return pids.length === 1 ? pids : undefined;
+      });
+      process.kill(pid!, 'SIGKILL');
+      const restarted = await until(
+        `a new language server after kill #${round}`,
+        async () => {
+          const pids = languageServerPids(server.extensionsDir);
+          return pids.length === 1 && pids[0] !== pid ? pids[0] : undefined;
+        },
+        // backoff: 1 s after the first crash, 2 s after the second
+        30_000,
+      );
+      assert.notEqual(restarted, pid);
+      await until('the status item to say the model is not loaded again', async () => ((await wb.statusItem(/Model: not loaded/).count()) > 0 ? true : undefined), 30_000, async () => (await wb.statusBarTexts()).join(' | '));
+      const problems = await until('unknown-key to be reported again', async () => {
+        await wb.expandProblems();
+        const text = await wb.problems();
+        return problemRow('unknown-key', 5).test(text) ? text : undefined;
+      }, 30_000);
+      assert.ok(problems);
+    }
+    await wb.screenshot(RUN_DIR, '05-restarted');
+    assert.equal((await stoppedToasts()) - toastsBefore, 1, 'told once about the two crashes');
+  });
+
   test('Run example code lens shows a verdict with a latency (fails with "runtime not wired yet" while the server cannot run)', async () => {
     const text = fs.readFileSync(path.join(samples, RUN_SAMPLE), 'utf8');
     const example = firstExample(text);
@@ -152,7 +185,7 @@ describe('Prompt Contracts in code-server', () => {
       180_000,
       async () => (await wb.notifications()).join(' || '),
     );
-    await wb.screenshot(RUN_DIR, '05-run-example');
+    await wb.screenshot(RUN_DIR, '06-run-example');
     if ('error' in outcome) assert.fail(`runtime not wired yet: the Run example lens answered with an error: ${outcome.error!.replace(/\s+/g, ' ')}`);
     timings.runExampleMs = Date.now() - started;
     const m = VERDICT_WITH_LATENCY.exec(outcome.verdict!);

@@ -141,6 +141,23 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/** Process ids of the language servers this code-server's extension host started (ours: under its extensions folder). */
+export function languageServerPids(extensionsDir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmdline: string;
+    try {
+      cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const args = cmdline.split('\0');
+    if (args.some((a) => a.startsWith(extensionsDir) && a.endsWith(path.join('dist', 'server.js')))) pids.push(Number(entry));
+  }
+  return pids;
+}
+
 /** The extension host's logs (our output channel included), for artifacts when a test fails. */
 export function extensionHostLogs(userDataDir: string): { name: string; text: string }[] {
   const out: { name: string; text: string }[] = [];
