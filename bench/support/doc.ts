@@ -33,7 +33,8 @@ export function readSectionData<T>(file: string, name: string): T | undefined {
 
 /** Replaces (or appends) the named section, keeping everything outside its markers as it was. */
 export function writeSection(file: string, name: string, body: string, data: unknown): void {
-  const json = JSON.stringify(data).replace(/--/g, '-\\u002d'); // `--` cannot appear in an HTML comment
+  // Three decimals are plenty for milliseconds and shares; `--` cannot appear in an HTML comment.
+  const json = JSON.stringify(data, (_k, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v)).replace(/--/g, '-\\u002d');
   const section = `${start(name)}\n${body.trimEnd()}\n\n<!-- bench:${name}:data ${json} -->\n${end(name)}`;
   let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : DOC_HEADER;
   const s = text.indexOf(start(name));
