@@ -86,7 +86,10 @@ export async function checkFilesParallel(files: readonly string[], opts: CheckFi
           return;
         }
         worker.on('message', (m: WorkerMessage) => {
-          if (m.done) resolve();
+          if (m.done) {
+            worker.unref(); // everything is in: the process need not wait for the worker's teardown
+            resolve();
+          }
           else {
             for (const [i, r] of m.results) results[i] = r;
             if (stats) stats.checkedByWorkers += m.results.length;
