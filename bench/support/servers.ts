@@ -9,7 +9,7 @@ const YAMLLS_BIN = path.join(REPO, 'node_modules/yaml-language-server/bin/yaml-l
 const YAMLLS_NO_DEBOUNCE = path.join(__dirname, 'yamlls-no-debounce.mjs');
 
 /** Our language server, as built by `node esbuild.mjs` (see snapshotDist), with default settings. */
-export function ours(serverJs: string): LspServerSpec {
+export function oursSpec(serverJs: string): LspServerSpec {
   return {
     name: 'contracts-language-server',
     args: [serverJs, '--stdio'],
