@@ -13,6 +13,8 @@ import type { Browser } from 'playwright-core';
 import { ensureTestModels } from '../support/models';
 import { ARTIFACTS, extensionHostLogs, languageServerPids, REPO, startCodeServer, type CodeServer } from './support/code-server';
 import { launchBrowser, until, Workbench } from './support/workbench';
+import { bundleSuite } from './vscode/bundle';
+import type { ScenarioResult } from './vscode/suite';
 import { firstExample, firstPlaceholder, markersOf, RUN_SAMPLE, UI_BROKEN_SAMPLES, VERDICT_WITH_LATENCY } from './expectations';
 
 /** A marker row of the Problems panel as rendered: `… contracts(unknown-key) [Ln 6, Col 3]` (the parentheses are CSS). */
@@ -33,7 +35,9 @@ describe('Prompt Contracts in code-server', () => {
   before(async () => {
     // A real (tiny, random-weight) GGUF, so a wired runtime has something to run and answers fast.
     const models = await ensureTestModels();
-    server = await startCodeServer({ settings: { 'contracts.modelFile': models.tiny.Q8_0, 'contracts.threads': 1 } });
+    // The in-host suite (what `npm run test:vscode` runs) comes along as a helper extension.
+    const { hostExtensionVsix } = await bundleSuite();
+    server = await startCodeServer({ settings: { 'contracts.modelFile': models.tiny.Q8_0, 'contracts.threads': 1 }, extraExtensions: [hostExtensionVsix] });
     timings.codeServerMs = Date.now() - t0;
     browser = await launchBrowser();
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
@@ -190,5 +194,21 @@ describe('Prompt Contracts in code-server', () => {
     timings.runExampleMs = Date.now() - started;
     const m = VERDICT_WITH_LATENCY.exec(outcome.verdict!);
     assert.ok(m && Number(m[2]) > 0, outcome.verdict);
+  });
+
+  test('the in-host suite of `npm run test:vscode` passes inside this VS Code (its run scenario is the lens test above)', async () => {
+    const out = path.join(server.root, 'host-suite.json');
+    const started = Date.now();
+    await wb.runCommand('Prompt Contracts E2E: Run In-Host Suite');
+    const report = await until('the in-host suite to write its results', async () => {
+      if (!fs.existsSync(out)) return undefined;
+      return JSON.parse(fs.readFileSync(out, 'utf8')) as { results?: ScenarioResult[]; error?: string };
+    }, 240_000);
+    timings.inHostSuiteMs = Date.now() - started;
+    fs.writeFileSync(path.join(RUN_DIR, 'in-host-suite.json'), JSON.stringify(report, null, 2));
+    assert.ok(report.results, report.error);
+    assert.ok(report.results.length >= 4, JSON.stringify(report.results));
+    const failures = report.results.filter((r) => !r.ok && !/Run example lens/.test(r.name));
+    assert.deepEqual(failures, [], JSON.stringify(failures, null, 2));
   });
 });

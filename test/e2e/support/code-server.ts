@@ -36,6 +36,8 @@ export const USER_SETTINGS: Record<string, unknown> = {
 
 export interface CodeServer {
   url: string;
+  /** The temp folder holding everything of this instance. */
+  root: string;
   workspace: string;
   userDataDir: string;
   extensionsDir: string;
@@ -50,13 +52,14 @@ export function assertInstalled(): void {
 }
 
 /** Installs the .vsix the way a user would, offline: `code-server --install-extension FILE.vsix`. */
-export async function installExtension(userDataDir: string, extensionsDir: string, vsix = VSIX): Promise<string> {
+export async function installExtension(userDataDir: string, extensionsDir: string, vsix = VSIX, id: string | undefined = EXTENSION_ID): Promise<string> {
   const { stdout, stderr } = await promisify(execFile)(process.execPath, [CODE_SERVER, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--install-extension', vsix], {
     timeout: 120_000,
     env: quietEnv(),
   });
-  const installed = fs.readdirSync(extensionsDir).find((d) => d.startsWith(`${EXTENSION_ID}-`));
-  if (!installed) throw new Error(`--install-extension did not install ${EXTENSION_ID}:\n${stdout}\n${stderr}`);
+  if (!id) return extensionsDir;
+  const installed = fs.readdirSync(extensionsDir).find((d) => d.startsWith(`${id}-`));
+  if (!installed) throw new Error(`--install-extension did not install ${id}:\n${stdout}\n${stderr}`);
   return path.join(extensionsDir, installed);
 }
 
@@ -70,6 +73,8 @@ export interface StartOptions {
   source?: string;
   settings?: Record<string, unknown>;
   env?: Record<string, string>;
+  /** More .vsix files to install next to ours. */
+  extraExtensions?: string[];
   timeoutMs?: number;
 }
 
@@ -84,6 +89,7 @@ export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServ
   fs.mkdirSync(extensionsDir, { recursive: true });
   fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...USER_SETTINGS, ...opts.settings }, null, 2));
   await installExtension(userDataDir, extensionsDir);
+  for (const vsix of opts.extraExtensions ?? []) await installExtension(userDataDir, extensionsDir, vsix, undefined);
 
   const configFile = path.join(root, 'config.yaml');
   fs.writeFileSync(configFile, 'auth: none\n');
@@ -100,7 +106,7 @@ export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServ
     '--disable-getting-started-override',
     workspace,
   ];
-  const child = spawn(process.execPath, args, { env: quietEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { env: quietEnv({ CONTRACTS_E2E_HOST_RESULTS: path.join(root, 'host-suite.json'), ...opts.env }), stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stdout.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr.on('data', (d: Buffer) => (log += d.toString()));
@@ -124,6 +130,7 @@ export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServ
 
   return {
     url: `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`,
+    root,
     workspace,
     userDataDir,
     extensionsDir,
