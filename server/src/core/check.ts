@@ -552,10 +552,10 @@ function coverageHints(src: YamlSource, schema: Record<string, unknown>, r: Chec
   };
   walkSchema(schema, ({ schema: s, path: at, instance }) => {
     if (instance && Array.isArray(s.enum)) {
-      const seen = expected.flatMap((v) => valuesAt(v, instance));
+      const seen = new Set(expected.flatMap((v) => valuesAt(v, instance)).map((x) => JSON.stringify(x)));
       s.enum.forEach((val, i) => {
         const p = [...SCHEMA_BASE, ...at, 'enum', i];
-        if (expected.length && !seen.some((x) => JSON.stringify(x) === JSON.stringify(val))) {
+        if (expected.length && !seen.has(JSON.stringify(val))) {
           const [a, b] = valueRange(src, p);
           out.push(finding('coverage-enum-unexercised', a, b, `no example expects ${quote(val)} at ${toPointer(instance) || '/'}`, { value: val }));
         }

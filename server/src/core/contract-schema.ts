@@ -140,3 +140,4 @@ export function formatKeysAt(path: readonly (string | number)[]): { key: string;
   if (!props) return [];
   return Object.entries(props).map(([key, v]) => ({ key, description: v.description ?? '' }));
 }
+

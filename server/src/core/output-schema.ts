@@ -38,7 +38,12 @@ export interface PreparedSchema {
   problems: RefProblem[];
   /** Which inline `$ref` (by schema path) led to each external file. */
   refSites: { at: SchemaPath; file: string }[];
+  /** JSON text of `schema` when it is the caller's own object (no rewriting was needed). */
+  json?: string;
 }
+
+/** Schemas with no `$id` and no `$ref` other than local ones need no rewriting: the common case. */
+const NEEDS_REWRITE = /"\$id"|"\$ref":"(?!#)/;
 
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 
@@ -60,6 +65,8 @@ function inside(root: string, file: string): boolean {
  * Returns a copy of the schema where each file ref points at an id registered for that file.
  */
 export function prepareSchema(root: unknown, contractFile: string | undefined, host: CheckHost): PreparedSchema {
+  const json = JSON.stringify(root);
+  if (json !== undefined && !NEEDS_REWRITE.test(json)) return { schema: root, externals: new Map(), problems: [], refSites: [], json };
   const baseDir = contractFile ? path.dirname(contractFile) : host.workspaceRoot ?? process.cwd();
   const wsRoot = host.workspaceRoot ?? baseDir;
   const realRoot = safeRealpath(host, wsRoot);
@@ -270,7 +277,7 @@ export function compileSchema(prepared: PreparedSchema): CompileResult {
   const inst = instanceFor(draft);
   const root = prepared.schema;
   const extList = [...prepared.externals.values()];
-  const key = hash(JSON.stringify(root) + '\0' + extList.map((e) => e.id + JSON.stringify(e.schema)).join('\0'));
+  const key = hash((prepared.json ?? JSON.stringify(root)) + '\0' + extList.map((e) => e.id + JSON.stringify(e.schema)).join('\0'));
   const id = `urn:contract-schema:${key}`;
   const cached = inst.ajv.getSchema(id) as ValidateFunction | undefined;
   const issueCache = issuesById.get(id);
