@@ -1,0 +1,202 @@
+import type { LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
+import { logSoftmax } from '../../core/drift-compare';
+import { AbortError, type RunnerModelInfo } from '../runner';
+
+/**
+ * Teacher forcing on node-llama-cpp: the prompt plus the reference's output tokens are fed to a
+ * model in one batch (no sampling), and the next-token distribution is read at every output
+ * position — position i is the distribution of the token that follows the prompt and the first i
+ * output tokens. The raw model distribution is read: no grammar, no temperature, no penalty.
+ *
+ * node-llama-cpp exposes full-vocabulary distributions only as a JS Map of all 262,144 tokens per
+ * position (`controlledEvaluate` with `generateNext.logits: true` or `probabilities: true`); building
+ * it costs ~0.4 s per position on a 2-core machine, far more than generating the token. What is
+ * cheap (a few ms per position) is what the native sampler computes anyway:
+ *   - the top-K logits (a top-k sampler chain: partial sort),
+ *   - the greedy token and `totalLogitWeight` = Σ exp(logit − max logit) over the FULL vocabulary,
+ *   - the logits of a few named tokens (`logits.filter.tokens`).
+ * From these the `topk` method gets exact, fully normalised log-probabilities of the reference's
+ * top-K tokens under both models (see klTopK in core/drift-compare.ts for the KL bound). The
+ * `exact` method reads the full vocabulary (slow; for checking the bound).
+ */
+
+export interface TeacherRequest {
+  /** The rendered prompt's tokens (special tokens parsed). */
+  prompt: readonly number[];
+  /** Leading prompt tokens every example shares (their state is reused between examples). */
+  sharedPrefix: number;
+  /** The reference's output, tokenized. */
+  output: readonly number[];
+}
+
+export interface ReferencePosition {
+  /** The reference's top-K tokens, most likely first, with exact log-probabilities. */
+  refTop: { token: number; logProb: number }[];
+  /** Greedy token over the full vocabulary. */
+  refArgmax: number;
+}
+
+export interface CandidatePosition {
+  /** Exact log-probabilities of the requested tokens, in request order. */
+  logProbs: number[];
+  argmax: number;
+}
+
+export interface FullVocabPosition {
+  logProbs: Float64Array;
+  argmax: number;
+}
+
+export interface TokenScorer {
+  readonly info: RunnerModelInfo;
+  tokenize(text: string, specialTokens?: boolean): number[];
+  /**
+   * Reference side of the top-K method (two passes over the output: top-K logits, then the
+   * normaliser and greedy token). At each position the most likely tokens are kept, at most `k`,
+   * stopping once they hold all but `tailMass` of the probability (default 1e-6): a trained model
+   * usually needs one to three, and every token kept costs the candidate's pass time.
+   */
+  referenceTopK(req: TeacherRequest, k: number, signal?: AbortSignal, tailMass?: number): Promise<ReferencePosition[]>;
+  /** Candidate side: one pass, log-probabilities of the given tokens at each position, plus the greedy token. */
+  candidateOn(req: TeacherRequest, tokens: readonly (readonly number[])[], signal?: AbortSignal): Promise<CandidatePosition[]>;
+  /** The full-vocabulary distribution at each position (slow: ~0.4 s per position on 2 cores). */
+  fullVocabulary(req: TeacherRequest, signal?: AbortSignal): Promise<FullVocabPosition[]>;
+  dispose(): Promise<void>;
+}
+
+export interface LlamaScorerHandle {
+  model: LlamaModel;
+  threads: number;
+}
+
+/** The reference's top tokens stop once they hold all but this much probability. */
+export const DEFAULT_TAIL_MASS = 1e-6;
+
+type Item = number | [number, { generateNext: Record<string, unknown> }];
+interface NextOutput {
+  token?: number | null;
+  logits?: Map<number, number>;
+  totalLogitWeight?: number;
+}
+
+/** Options of a top-k sampler chain that truncates to exactly K and changes no logit. */
+function topKOptions(k: number) {
+  return { temperature: 1, topK: k, topP: 1, minP: 0, seed: 1 };
+}
+
+export class LlamaScorer implements TokenScorer {
+  private context: LlamaContext | undefined;
+  private sequence: LlamaContextSequence | undefined;
+
+  constructor(
+    private readonly handle: LlamaScorerHandle,
+    readonly info: RunnerModelInfo,
+  ) {}
+
+  tokenize(text: string, specialTokens = false): number[] {
+    return [...(this.handle.model.tokenize(text, specialTokens) as number[])];
+  }
+
+  async referenceTopK(req: TeacherRequest, k: number, signal?: AbortSignal, tailMass = DEFAULT_TAIL_MASS): Promise<ReferencePosition[]> {
+    if (!req.output.length) return [];
+    const top = await this.pass(req, { logits: true, options: topKOptions(k) }, signal);
+    const norm = await this.pass(req, { token: true, totalLogitWeight: true }, signal, true);
+    return top.map((t, i) => {
+      const entries = [...(t?.logits ?? new Map<number, number>())];
+      const n = norm[i];
+      if (!entries.length || !n || typeof n.totalLogitWeight !== 'number' || n.token == null) throw new Error(`node-llama-cpp returned no distribution at output position ${i}`);
+      // entries are sorted by logit, highest first: the first is the maximum the weight is relative to.
+      const logZ = entries[0]![1] + Math.log(n.totalLogitWeight);
+      const refTop: ReferencePosition['refTop'] = [];
+      let mass = 0;
+      for (const [token, logit] of entries) {
+        const logProb = logit - logZ;
+        refTop.push({ token, logProb });
+        mass += Math.exp(logProb);
+        if (mass >= 1 - tailMass) break;
+      }
+      return { refTop, refArgmax: n.token };
+    });
+  }
+
+  async candidateOn(req: TeacherRequest, tokens: readonly (readonly number[])[], signal?: AbortSignal): Promise<CandidatePosition[]> {
+    if (!req.output.length) return [];
+    const res = await this.pass(req, (i) => ({ token: true, totalLogitWeight: true, logits: { filter: { tokens: [...(tokens[i] ?? [])], includeSelected: true } } }), signal);
+    return res.map((r, i) => {
+      if (!r || r.token == null || !r.logits || typeof r.totalLogitWeight !== 'number') throw new Error(`node-llama-cpp returned no distribution at output position ${i}`);
+      const max = r.logits.get(r.token);
+      if (max === undefined) throw new Error(`node-llama-cpp did not return the greedy token's logit at output position ${i}`);
+      const logZ = max + Math.log(r.totalLogitWeight);
+      return {
+        logProbs: (tokens[i] ?? []).map((t) => {
+          const l = r.logits!.get(t);
+          if (l === undefined) throw new Error(`token ${t} is not in the candidate's vocabulary`);
+          return l - logZ;
+        }),
+        argmax: r.token,
+      };
+    });
+  }
+
+  async fullVocabulary(req: TeacherRequest, signal?: AbortSignal): Promise<FullVocabPosition[]> {
+    if (!req.output.length) return [];
+    const res = await this.pass(req, { token: true, logits: true }, signal);
+    return res.map((r, i) => {
+      if (!r?.logits || r.token == null) throw new Error(`node-llama-cpp returned no distribution at output position ${i}`);
+      let size = 0;
+      for (const t of r.logits.keys()) if (t + 1 > size) size = t + 1;
+      const logits = new Float64Array(size).fill(-Infinity);
+      for (const [t, l] of r.logits) logits[t] = l;
+      return { logProbs: logSoftmax(logits), argmax: r.token };
+    });
+  }
+
+  /**
+   * Puts prompt[0 .. P−2] in the sequence (reusing the shared prefix when it is there; the prefix
+   * is always evaluated as its own batch, so the computation does not depend on what the sequence
+   * held before), then evaluates [prompt[P−1], output[0 .. n−2]] in one batch with `generateNext`
+   * on every item: n positions, one per output token. `again`: the sequence already holds exactly
+   * this prompt from the previous pass; only the output part is evaluated again.
+   */
+  private async pass(req: TeacherRequest, next: Record<string, unknown> | ((i: number) => Record<string, unknown>), signal?: AbortSignal, again = false): Promise<(NextOutput | undefined)[]> {
+    if (signal?.aborted) throw new AbortError();
+    const P = req.prompt.length;
+    if (P < 1) throw new Error('the prompt has no tokens');
+    const seq = await this.ensureSequence(P + req.output.length + 8);
+    const pre = req.prompt.slice(0, P - 1) as number[];
+    if (again) {
+      if (seq.nextTokenIndex > pre.length) await seq.eraseContextTokenRanges([{ start: pre.length, end: seq.nextTokenIndex }]);
+    } else {
+      const prefix = Math.min(req.sharedPrefix, pre.length);
+      const have = seq.compareContextTokens(pre as never).firstDifferentIndex;
+      if (prefix > 0 && have >= prefix) {
+        if (seq.nextTokenIndex > prefix) await seq.eraseContextTokenRanges([{ start: prefix, end: seq.nextTokenIndex }]);
+      } else {
+        if (seq.nextTokenIndex > 0) await seq.clearHistory();
+        if (prefix > 0) await seq.evaluateWithoutGeneratingNewTokens(pre.slice(0, prefix) as never);
+      }
+      if (pre.length > prefix) await seq.evaluateWithoutGeneratingNewTokens(pre.slice(prefix) as never);
+    }
+    if (signal?.aborted) throw new AbortError();
+    const fed = [req.prompt[P - 1]!, ...req.output.slice(0, -1)];
+    const items: Item[] = fed.map((t, i) => [t, { generateNext: typeof next === 'function' ? next(i) : next }]);
+    const out = (await seq.controlledEvaluate(items as never)) as ({ next: NextOutput } | undefined)[];
+    return fed.map((_, i) => out[i]?.next);
+  }
+
+  private async ensureSequence(needed: number): Promise<LlamaContextSequence> {
+    if (this.sequence && this.context && this.context.contextSize >= needed) return this.sequence;
+    await this.dispose();
+    const size = Math.max(Math.ceil(needed / 256) * 256, 512);
+    this.context = await this.handle.model.createContext({ contextSize: size, sequences: 1, threads: this.handle.threads, swaFullCache: true, batchSize: Math.min(size, 512) });
+    this.sequence = this.context.getSequence();
+    return this.sequence;
+  }
+
+  async dispose(): Promise<void> {
+    const c = this.context;
+    this.context = undefined;
+    this.sequence = undefined;
+    if (c && !c.disposed) await c.dispose();
+  }
+}
