@@ -4,7 +4,7 @@
  * Everything else is plain LSP. Settings travel through `workspace/configuration` (section
  * `contracts`, schema in server/src/settings.ts) and `workspace/didChangeConfiguration`.
  */
-import { NotificationType, RequestType } from 'vscode-languageserver-protocol';
+import { NotificationType, RequestType, type WorkDoneProgressParams } from 'vscode-languageserver-protocol';
 
 /** Language id of contract documents. The server also treats any `*.contract.yaml|yml` file as a contract. */
 export const CONTRACT_LANGUAGE_ID = 'prompt-contract';
@@ -33,7 +33,7 @@ export interface RunExampleArgs {
 
 // --- running examples ---------------------------------------------------------------------------
 
-export interface RunExamplesParams {
+export interface RunExamplesParams extends WorkDoneProgressParams {
   /** The contract document. */
   uri: string;
   /** Names of the examples to run; all (except `skip: true`) when absent. */
@@ -64,6 +64,12 @@ export interface ExampleRunResult {
   tokens?: number;
   /** True when the verdict came from the cache (latency is never served from cache). */
   cached?: boolean;
+  /** Decode rate of the first measured run (tokens after the first, per second). */
+  tokensPerSecond?: number;
+  /** The model it ran on, for people (e.g. "gemma-3-270m-it Q8_0"). */
+  model?: string;
+  /** A random-weight test model: the verdict says nothing about quality. */
+  synthetic?: boolean;
 }
 
 export interface RunExamplesResult {
@@ -83,7 +89,15 @@ export interface RunExamplesResult {
   };
 }
 
-/** client → server: run examples of a contract. Cancellable ($/cancelRequest aborts the run). */
+/**
+ * client → server: run examples of a contract. Cancellable: `$/cancelRequest` aborts the run and
+ * answers with error RequestCancelled (-32800); cancelling the work-done progress the server shows
+ * (`window/workDoneProgress/create`, or the request's `workDoneToken`) also stops it and answers
+ * with the results so far and `reason`. Runs of the same model queue, one at a time. Results also
+ * land as diagnostics (source `contracts`, codes `run-*`), code lens titles and hovers; the server
+ * asks for `workspace/codeLens/refresh` when the client supports it. Refused with
+ * `ContractsErrorCodes.WorkspaceUntrusted` in an untrusted workspace.
+ */
 export const RunExamplesRequest = new RequestType<RunExamplesParams, RunExamplesResult, void>('contracts/runExamples');
 
 /** server → client: progress of a `contracts/runExamples` run, after each example. */
@@ -100,13 +114,34 @@ export const RunProgressNotification = new NotificationType<RunProgressParams>('
 
 export type ModelStatus =
   | { state: 'not-loaded' }
-  | { state: 'downloading'; model: string; percent: number }
-  | { state: 'loading'; model: string }
-  | { state: 'ready'; model: string; quantization: string; threads: number }
+  /** `percent` is 0 while the size is unknown. */
+  | { state: 'downloading'; model: string; percent: number; downloadedBytes?: number; totalBytes?: number }
+  | { state: 'loading'; model: string; quantization?: string; synthetic?: boolean }
+  | { state: 'ready'; model: string; quantization: string; threads: number; synthetic?: boolean }
   | { state: 'error'; message: string };
 
 /** server → client: the embedded model's state changed (for a status bar item). */
 export const ModelStatusNotification = new NotificationType<ModelStatus>('contracts/modelStatus');
+
+// --- workspace trust -----------------------------------------------------------------------------
+
+/**
+ * `initializationOptions` the server reads. In an untrusted workspace (either flag false) the
+ * server checks contracts but never loads or downloads a model, nor writes traces or cache
+ * files: runs answer with `ContractsErrorCodes.WorkspaceUntrusted`. Absent: trusted.
+ */
+export interface ServerInitializationOptions {
+  trusted?: boolean;
+  /** The name the VS Code client sends. */
+  workspaceTrusted?: boolean;
+}
+
+export interface WorkspaceTrustParams {
+  trusted: boolean;
+}
+
+/** client → server: the workspace's trust changed (e.g. the user granted it). Untrusting stops runs and unloads models. */
+export const WorkspaceTrustNotification = new NotificationType<WorkspaceTrustParams>('contracts/workspaceTrust');
 
 // --- settings ---------------------------------------------------------------------------------
 
@@ -122,4 +157,6 @@ export { SETTINGS_SECTION, type Settings } from './settings';
 export const ContractsErrorCodes = {
   /** Running examples is not wired into this server yet. */
   RuntimeUnavailable: 1001,
+  /** The workspace is not trusted: examples are not run there (see ServerInitializationOptions). */
+  WorkspaceUntrusted: 1002,
 } as const;

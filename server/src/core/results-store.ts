@@ -190,10 +190,13 @@ export class RunResults implements ResultsStore {
     return stored;
   }
 
-  recordFailure(uri: string, failure: ContractRunFailure | undefined): void {
-    const e = this.entry(uri);
+  /** Files (or, with undefined, clears) the contract's run failure; true when that changed anything. */
+  recordFailure(uri: string, failure: ContractRunFailure | undefined): boolean {
+    const e = failure ? this.entry(uri) : this.byUri.get(uri);
+    if (!e || (!failure && !e.failure)) return false;
     if (failure) e.failure = failure;
     else delete e.failure;
+    return true;
   }
 
   latest(uri: string, example: string): ExampleRun | undefined {

@@ -2,7 +2,7 @@ import { DiagnosticSeverity, DiagnosticTag, type Connection, type Diagnostic } f
 import type { CheckResult } from '../core/check';
 import type { Finding } from '../core/findings';
 import { DIAGNOSTIC_SOURCE } from '../protocol';
-import { crashed, isContract, type ContractDocuments } from './documents';
+import { crashed, isContract, type Analysis, type ContractDocuments } from './documents';
 import type { ArrivedVersions } from './transport';
 
 const SEVERITY = {
@@ -26,7 +26,8 @@ const SLOW_CHECK_MS = 1000;
 /**
  * Publishes diagnostics as the user types: one check per burst of changes, of the latest version
  * only. A pending check is replaced by the next change; a check that finds a newer version already
- * read from the wire skips itself, because that change schedules its own.
+ * read from the wire skips itself, because that change schedules its own. Findings from example
+ * runs (`extra`) are merged into the same publication, placed in the same version.
  */
 export class DiagnosticsScheduler {
   private pending = new Map<string, () => void>();
@@ -37,7 +38,16 @@ export class DiagnosticsScheduler {
     private readonly docs: ContractDocuments,
     private readonly arrived: ArrivedVersions | undefined,
     private readonly debounceMs: () => number,
+    private readonly extra: (a: Analysis) => Finding[] = () => [],
   ) {}
+
+  /** Publishes the current version again (its run results changed); a pending check already will. */
+  refresh(uri: string): void {
+    this.published.delete(uri);
+    if (this.pending.has(uri)) return;
+    const t = setImmediate(() => this.run(uri));
+    this.pending.set(uri, () => clearImmediate(t));
+  }
 
   schedule(uri: string): void {
     this.pending.get(uri)?.();
@@ -77,6 +87,11 @@ export class DiagnosticsScheduler {
       this.published.set(uri, { version: a.version, result: a.result });
       if (a.ms > SLOW_CHECK_MS) this.connection.console.warn(`checking ${uri} took ${Math.round(a.ms)} ms`);
       diagnostics = a.result.findings.map((f) => toDiagnostic(f, a.result));
+      try {
+        for (const f of this.extra(a)) diagnostics.push(toDiagnostic(f, a.result));
+      } catch (e) {
+        this.connection.console.error(`placing run results of ${uri} failed: ${(e as Error)?.stack ?? String(e)}`);
+      }
     } catch (e) {
       this.connection.console.error(`checking ${uri} failed: ${(e as Error)?.stack ?? String(e)}`);
       const r = crashed(doc.getText(), e);

@@ -1,5 +1,6 @@
 import type { CodeLens, CodeLensParams } from 'vscode-languageserver/node';
 import { codeLenses } from '../core/lenses';
+import { contractLensTitle, exampleLensTitle } from '../core/run-findings';
 import { Commands, type RunAllArgs, type RunExampleArgs } from '../protocol';
 import type { ServerContext } from './context';
 
@@ -7,13 +8,17 @@ export function lenses(ctx: ServerContext, params: CodeLensParams): CodeLens[] |
   const a = ctx.docs.analysisOf(params.textDocument.uri);
   if (!a) return null;
   const r = a.result;
+  const runs = ctx.results.runsOf?.(a.uri, r);
   return codeLenses(r).map((l) => {
     const range = r.lines.range(l.start, l.end);
     if (l.action.kind === 'runAll') {
       const args: RunAllArgs = { uri: a.uri };
-      return { range, command: { title: l.title, command: Commands.runAll, arguments: [args] } };
+      const title = runs ? contractLensTitle(r, runs) : l.title;
+      return { range, command: { title, command: Commands.runAll, arguments: [args], ...(title !== l.title ? { tooltip: 'Run all examples again' } : {}) } };
     }
     const args: RunExampleArgs = { uri: a.uri, example: l.action.example };
-    return { range, command: { title: l.title, command: Commands.runExample, arguments: [args] } };
+    const view = runs?.examples.get(l.action.example);
+    const title = view ? exampleLensTitle(view) : l.title;
+    return { range, command: { title, command: Commands.runExample, arguments: [args], ...(view ? { tooltip: 'Run this example again' } : {}) } };
   });
 }

@@ -1,12 +1,16 @@
 import {
+  CodeLensRefreshRequest,
   DidChangeConfigurationNotification,
   DidChangeWatchedFilesNotification,
   TextDocumentSyncKind,
   type Connection,
   type InitializeResult,
 } from 'vscode-languageserver/node';
-import { EMPTY_RESULTS, type ResultsStore } from '../core/results-store';
-import { RunExamplesRequest } from '../protocol';
+import { RunResults, type ResultsStore } from '../core/results-store';
+import { runFindings } from '../core/run-findings';
+import { RunExamplesRequest, WorkspaceTrustNotification, type ServerInitializationOptions } from '../protocol';
+import type { ModelSource } from '../runtime/engine';
+import type { Settings } from '../settings';
 import { COMMANDS, executeCommand, runExamples } from './commands';
 import { completion, COMPLETION_TRIGGERS } from './completion';
 import type { ServerContext } from './context';
@@ -14,7 +18,8 @@ import { DiagnosticsScheduler } from './diagnostics';
 import { ContractDocuments, isContract } from './documents';
 import { hover } from './hover';
 import { lenses } from './lenses';
-import { UNAVAILABLE_RUNNER, type ExampleRunner } from './runner';
+import type { ExampleRunner } from './runner';
+import { modelContext, RunService } from './run-service';
 import { SettingsStore } from './settings';
 import { symbols } from './symbols';
 import type { ArrivedVersions } from './transport';
@@ -23,8 +28,12 @@ import { uriToPath, Workspace } from './workspace';
 export interface ServerOptions {
   /** Versions seen on the wire before they are handled (lets stale checks skip themselves). */
   arrived?: ArrivedVersions;
+  /** Replaces the run service (and so the model runtime) entirely. */
   runner?: ExampleRunner;
+  /** Replaces the store that hovers, lenses and diagnostics read. */
   results?: ResultsStore;
+  /** Where the run service gets its model (tests: the engine's `scriptedSource`). Default: node-llama-cpp. */
+  modelSource?: (settings: Settings) => ModelSource;
 }
 
 export const SERVER_NAME = 'contracts-language-server';
@@ -35,11 +44,43 @@ export function startServer(connection: Connection, opts: ServerOptions = {}): S
   const workspace = new Workspace();
   const settings = new SettingsStore(connection);
   const docs = new ContractDocuments(() => settings.current, workspace);
-  const ctx: ServerContext = { connection, docs, settings, workspace, results: opts.results ?? EMPTY_RESULTS, runner: opts.runner ?? UNAVAILABLE_RUNNER };
-  const diagnostics = new DiagnosticsScheduler(connection, docs, opts.arrived, () => settings.current.debounceMs);
+  const store = new RunResults(() => modelContext(settings.current));
+  const results = opts.results ?? store;
+  const runs = opts.runner ? undefined : new RunService({ connection, results: store, ...(opts.modelSource ? { source: opts.modelSource } : {}), changed: (uri) => resultsChanged(uri) });
+  const ctx: ServerContext = { connection, docs, settings, workspace, results, runner: opts.runner ?? runs! };
+  const diagnostics = new DiagnosticsScheduler(connection, docs, opts.arrived, () => settings.current.debounceMs, (a) => runFindings(a.result, results.runsOf?.(a.uri, a.result)));
   let dynamicConfiguration = false;
   let dynamicWatchers = false;
   let folderEvents = false;
+  let lensRefresh = false;
+
+  /** Asks the client to re-request code lenses; one request in flight, the rest folded into the next. */
+  let refreshing = false;
+  let refreshAgain = false;
+  const refreshLenses = () => {
+    if (!lensRefresh) return;
+    if (refreshing) {
+      refreshAgain = true;
+      return;
+    }
+    refreshing = true;
+    const next = () => {
+      refreshing = false;
+      if (refreshAgain) {
+        refreshAgain = false;
+        refreshLenses();
+      }
+    };
+    try {
+      connection.sendRequest(CodeLensRefreshRequest.type).then(next, next);
+    } catch {
+      refreshing = false; // the connection is closing
+    }
+  };
+  const resultsChanged = (uri: string) => {
+    diagnostics.refresh(uri);
+    refreshLenses();
+  };
 
   /** Log instead of failing the request: a feature bug must not take the server down. */
   const guard =
@@ -60,6 +101,9 @@ export function startServer(connection: Connection, opts: ServerOptions = {}): S
     dynamicConfiguration = caps.workspace?.didChangeConfiguration?.dynamicRegistration === true;
     dynamicWatchers = caps.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
     folderEvents = caps.workspace?.workspaceFolders === true;
+    lensRefresh = caps.workspace?.codeLens?.refreshSupport === true;
+    const init = (params.initializationOptions ?? {}) as ServerInitializationOptions;
+    runs?.setTrusted(init.trusted !== false && init.workspaceTrusted !== false);
     return {
       serverInfo: { name: SERVER_NAME, version: SERVER_VERSION },
       capabilities: {
@@ -89,6 +133,7 @@ export function startServer(connection: Connection, opts: ServerOptions = {}): S
     if (await settings.refresh(pushed)) {
       docs.invalidateAll();
       diagnostics.scheduleAll();
+      refreshLenses(); // the model settings are part of every result's key
     }
   };
 
@@ -121,6 +166,7 @@ export function startServer(connection: Connection, opts: ServerOptions = {}): S
   connection.onCodeLens(guard('codeLens', (p) => lenses(ctx, p)));
   connection.onExecuteCommand((p, token) => executeCommand(ctx, p, token));
   connection.onRequest(RunExamplesRequest, (p, token) => runExamples(ctx, p, token));
+  connection.onNotification(WorkspaceTrustNotification, (p) => runs?.setTrusted(p?.trusted === true));
 
   docs.documents.listen(connection);
   connection.listen();
