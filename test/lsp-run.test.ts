@@ -265,6 +265,25 @@ describe('runs through the language server (in process, ScriptedRunner)', () => 
     }
   });
 
+  test("contracts/runExamples with the client's workDoneToken: progress on that token, none created", async () => {
+    const { source } = scripted({ triage: { '*': { output: '{"label":"billing"}', latencyMs: 3 } } });
+    const s = new InProcess({ modelSource: source, settings: { traceDir: '', cacheDir: '' } });
+    try {
+      await s.initialize(dir);
+      const uri = fileUri(path.join(dir, 'token.contract.yaml'));
+      s.open(uri, CONTRACT);
+      await s.diagnostics(uri, 1);
+      const r = await s.client.sendRequest<RunResult>('contracts/runExamples', { uri, examples: ['ok', 'third'], workDoneToken: 'client-1' });
+      assert.deepEqual(r.results.map((x) => [x.example, x.status]), [['ok', 'pass'], ['third', 'wrong-value']]);
+      assert.deepEqual(s.created, []);
+      const mine = s.progress.filter((p) => p.token === 'client-1').map((p) => [p.value.kind, p.value.kind === 'begin' ? p.value.title : p.value.message, p.value.percentage]);
+      assert.deepEqual(mine[0], ['begin', 'Prompt Contracts: Run 2 examples of triage', 0]);
+      assert.deepEqual(mine.slice(-3), [['report', '1/2 · ok: ✓ 3.0 ms', 50], ['report', '2/2 · third: ✗ label: shipping → billing', 100], ['end', undefined, undefined]]);
+    } finally {
+      s.dispose();
+    }
+  });
+
   test('an edit during a run: the run finishes on its version; its results show stale where the example changed', async () => {
     const { source } = scripted({ triage: { '*': { output: '{"label":"shipping"}', latencyMs: 100, sleepMs: 150 } } });
     const s = new InProcess({ modelSource: source, settings: { traceDir: '', cacheDir: '' } });

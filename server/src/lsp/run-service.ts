@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { LSPErrorCodes, ResponseError, type Connection, type Disposable, type WorkDoneProgressReporter } from 'vscode-languageserver/node';
+import { LSPErrorCodes, ResponseError, type Connection, type Disposable, type ProgressToken, type WorkDoneProgressReporter } from 'vscode-languageserver/node';
 import type { ExampleRun, RunResults } from '../core/results-store';
 import { exampleLensTitle } from '../core/run-findings';
 import { ContractsErrorCodes, ModelStatusNotification, type ExampleRunResult, type ModelStatus, type RunExamplesResult, type RunProgressParams } from '../protocol';
@@ -184,10 +184,11 @@ export class RunService implements ExampleRunner {
     if (signal.aborted) controller.abort();
     else signal.addEventListener('abort', onAbort, { once: true });
     this.inflight.add(controller);
-    const title = selected?.size === 1 ? `Run example "${[...selected][0]}"` : `Run all: ${contract?.contract ?? 'contract'}`;
+    const contractName = contract?.contract ?? 'contract';
+    const title = !selected ? `Run all: ${contractName}` : selected.size === 1 ? `Run example "${[...selected][0]}"` : `Run ${selected.size} examples of ${contractName}`;
     let reporter: ProgressReporter | undefined;
     try {
-      reporter = await ProgressReporter.create(this.opts.connection, `Prompt Contracts: ${title}`, () => controller.abort());
+      reporter = await ProgressReporter.create(this.opts.connection, `Prompt Contracts: ${title}`, () => controller.abort(), params.workDoneToken);
       const base = this.sourceFor(settings, req.workspaceRoot);
       // Resolved once, before the engine asks: to know whether the model is warm and what it is.
       let resolving: Promise<ResolvedRunnerModel> | undefined;
@@ -270,16 +271,25 @@ export function toRunExamplesResult(uri: string, r: ContractRunResult, selected:
 }
 
 /**
- * LSP work-done progress for one run: created by the server when the client supports it
- * (`window/workDoneProgress/create`), begun before the run starts, cancellable.
+ * LSP work-done progress for one run: the client's token, or one the server creates when the
+ * client supports it (`window/workDoneProgress/create`); begun before the run starts, cancellable.
  */
 class ProgressReporter {
   private cancel?: Disposable;
 
   private constructor(private readonly reporter: WorkDoneProgressReporter) {}
 
-  /** Waits for the client's answer (at most `timeoutMs`; without one the run goes on without progress). */
-  static async create(connection: Connection, title: string, onCancel: () => void, timeoutMs = 2000): Promise<ProgressReporter> {
+  /**
+   * Reports on the request's `workDoneToken` when the client sent one (it cancels with
+   * `$/cancelRequest` then); else creates a token and waits for the client's answer (at most
+   * `timeoutMs`; without one the run goes on without progress).
+   */
+  static async create(connection: Connection, title: string, onCancel: () => void, workDoneToken?: ProgressToken, timeoutMs = 2000): Promise<ProgressReporter> {
+    if (workDoneToken !== undefined) {
+      const attached = connection.window.attachWorkDoneProgress(workDoneToken);
+      attached.begin(title, 0, 'starting', true);
+      return new ProgressReporter(attached);
+    }
     let timer: NodeJS.Timeout | undefined;
     const created = connection.window.createWorkDoneProgress().catch(() => undefined);
     const r = await Promise.race([created, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)))]);
