@@ -109,10 +109,6 @@ export class RunService implements ExampleRunner {
 
   constructor(private readonly opts: RunServiceOptions) {}
 
-  get isTrusted(): boolean {
-    return this.trusted;
-  }
-
   setTrusted(trusted: boolean): void {
     if (this.trusted === trusted) return;
     this.trusted = trusted;
