@@ -342,3 +342,12 @@ test('prefix reuse hints: every example shares the static prefix tokens', async 
   const prefix = '<bos><start_of_turn>user\nYou classify complaints as billing, shipping or other. Give label and confidence.\n\nComplaint: ';
   assert.deepEqual(runner.calls.map((c) => c.reusablePrefix), [prefix.length, prefix.length]);
 });
+
+test('a failing warm-up run is not reported; the measured runs decide', async () => {
+  const { check } = load(contractText());
+  const runner = new ScriptedRunner({ c: { a: [{ output: '', error: 'cold start hiccup' }, good('billing')], b: good('shipping') } });
+  const r = await runContract(check, { source: scriptedSource(runner), warmup: 1 });
+  assert.deepEqual(r.examples.map((e) => e.verdict.kind), ['pass', 'pass']);
+  assert.equal(r.status, 'pass');
+  assert.equal(runner.calls.length, 3);
+});

@@ -225,3 +225,10 @@ test('two runs at once on the model queue instead of sharing its threads', async
   assert.equal(a.judged, 1);
   assert.equal(b.judged, 1);
 });
+
+test('a prompt that does not fit model.contextSize is an error, not a silent context shift', async () => {
+  const runner = new LlamaRunner(lease, runnerInfo(lease.resolved));
+  const req = request(runner, 'x');
+  await assert.rejects(runner.generate({ ...req, contextSize: req.tokens.length + 2, maxTokens: 16 }), /do not fit the context of/);
+  await runner.dispose();
+});

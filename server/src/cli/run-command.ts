@@ -423,7 +423,7 @@ function textReport(loaded: Loaded[], results: Map<string, ContractRunResult>, i
     }
     const head = r.status === 'pass' ? paint(ANSI.green, 'PASS') : paint(ANSI.red, r.status === 'fail' ? 'FAIL' : r.status.toUpperCase());
     r.status === 'pass' ? tally.pass++ : tally.fail++;
-    out.push(`${paint(ANSI.bold, `${l.file}`)} ${oneLine(r.contract)}: ${head}  ${paint(ANSI.dim, `${modelNote(r)}, ${r.quantization || '-'}, ${r.decoding} decoding`)}`);
+    out.push(`${paint(ANSI.bold, `${l.file}`)} ${oneLine(r.contract)}: ${head}  ${paint(ANSI.dim, `${modelNote(r)}${r.quantization && !modelNote(r).includes(r.quantization) ? `, ${r.quantization}` : ''}, ${r.decoding} decoding`)}`);
     if (r.reason) out.push(`  ${oneLine(r.reason)}`);
     if (r.model?.synthetic) out.push(`  ${paint(ANSI.yellow, 'SYNTHETIC model: random weights; these verdicts and latencies exercise the runtime and say nothing about quality')}`);
     const c = l.check!;

@@ -276,6 +276,7 @@ export async function runContract(check: CheckResult, opts: RunOptions): Promise
       opts.onProgress?.({ kind: 'started', contract: name, model: runner.info.label, total });
 
       const tokenized = jobs.map((j) => tokenizePrompt(runner, j.rendered));
+      const contextSize = contract.model.contextSize ?? Math.max(...tokenized.map((t) => t.tokens.length)) + maxTokens + 1;
       const generate = (j: Job, k: number, signal?: AbortSignal): Promise<GenerateResult> =>
         runner.generate({
           contract: name,
@@ -285,6 +286,7 @@ export async function runContract(check: CheckResult, opts: RunOptions): Promise
           reusablePrefix: tokenized[k]!.sharedPrefixTokens,
           grammar,
           maxTokens,
+          contextSize,
           sampler,
           signal,
         });
@@ -313,7 +315,8 @@ export async function runContract(check: CheckResult, opts: RunOptions): Promise
       // Warm-up: unmeasured runs of the first example (loads weights into caches, evaluates the shared prefix).
       for (let w = 0; w < warmup && jobs.length; w++) {
         if (opts.signal?.aborted) break;
-        const g = await generate(jobs[0]!, 0, opts.signal).catch((e) => (isAbort(e, opts.signal) ? undefined : Promise.reject(e)));
+        // A failing warm-up is not reported: the measured run of the same example will show it.
+        const g = await generate(jobs[0]!, 0, opts.signal).catch(() => undefined);
         if (!g) break;
         const j = judge({ output: g.text, stopReason: g.stopReason, validate, expected: jobs[0]!.ex.expected, match: contract.output.match, ignore: contract.output.ignore, maxTokens });
         record(jobs[0]!, -1, g, j.verdict, j.parsed, j.parsedOk);

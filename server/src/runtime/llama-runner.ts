@@ -109,7 +109,9 @@ export class LlamaRunner implements ModelRunner {
     if (req.signal?.aborted) throw new AbortError();
     if (!req.tokens.length) throw new Error('the prompt has no tokens');
     const t0 = performance.now();
-    const seq = await this.ensureSequence(req.tokens.length + req.maxTokens + 8);
+    const needed = req.tokens.length + req.maxTokens + 1;
+    if (req.contextSize !== undefined && needed > req.contextSize) throw new Error(`the prompt (${req.tokens.length} tokens) and maxTokens (${req.maxTokens}) do not fit the context of ${req.contextSize} tokens (model.contextSize)`);
+    const seq = await this.ensureSequence(Math.max(needed, req.contextSize ?? 0));
     const tokens = req.tokens as number[];
     const prefix = Math.min(req.reusablePrefix, tokens.length - 1);
 

@@ -32,6 +32,11 @@ export interface GenerateRequest {
   reusablePrefix: number;
   grammar: GrammarPlan;
   maxTokens: number;
+  /**
+   * Context window to allocate: the contract's `model.contextSize`, or (set by the engine) the
+   * longest prompt of the run plus maxTokens, so that one context serves every example.
+   */
+  contextSize?: number;
   sampler: SamplerSettings;
   /** Called after each generated token, with the token index (0-based) and the text so far. */
   onToken?: (index: number, textSoFar: string) => void;
