@@ -3,6 +3,7 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { CHECK_WORKER, runCheckWorker, type CheckWorkerData } from './parallel';
 import { TOOL } from './tool';
 import { runCommand } from './run-command';
+import { driftCommand } from './drift-command';
 
 type Command = { summary: string; run(args: string[], io: CommandIO): Promise<number> };
 
@@ -10,6 +11,7 @@ type Command = { summary: string; run(args: string[], io: CommandIO): Promise<nu
 const COMMANDS: Record<string, Command> = {
   check: { summary: 'check contracts statically (no model): structure, schema, examples, placeholders', run: checkCommand },
   run: { summary: 'run the examples on the local model: verdicts, latency percentiles, budgets', run: runCommand },
+  drift: { summary: 'compare quantizations (and the baseline): answers that changed, token agreement, latency, size', run: driftCommand },
 };
 
 function usage(): string {
