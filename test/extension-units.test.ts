@@ -18,6 +18,9 @@ test('status text: every model state, and the server states first', () => {
   const ready = run({ state: 'ready', model: 'gemma-3-270m-it', quantization: 'Q8_0', threads: 1 });
   assert.equal(ready.text, '$(check) gemma-3-270m-it · Q8_0 · 1 thread');
   assert.equal(run({ state: 'ready', model: 'm', quantization: 'Q4_0', threads: 2 }).text, '$(check) m · Q4_0 · 2 threads');
+  const synthetic = run({ state: 'ready', model: 'tiny', quantization: 'Q8_0', threads: 1, synthetic: true });
+  assert.equal(synthetic.severity, 'warning');
+  assert.match(synthetic.tooltip, /SYNTHETIC/);
   const err = run({ state: 'error', message: 'no such file: /x.gguf\nstack…' });
   assert.equal(err.text, '$(error) Model: error');
   assert.equal(err.severity, 'error');
@@ -116,7 +119,7 @@ test('verdict and summary lines', () => {
     verdictLine(r('late', 'Q4_0', 'wrong-value', 401, { problems: [{ pointer: '/label', message: 'expected "shipping", got "billing"' }] })),
     '✗ late · wrong-value · 401 ms · Q4_0 — /label: expected "shipping", got "billing"',
   );
-  assert.equal(verdictLine(r('x', 'Q8_0', 'pass', undefined, { cached: true })), '✓ x · pass · cached · Q8_0 · cached verdict');
+  assert.equal(verdictLine(r('x', 'Q8_0', 'pass', undefined, { cached: true })), '✓ x · pass · cached · Q8_0');
   assert.equal(verdictLine(r('x', 'Q8_0', 'error', undefined, { message: 'model failed to load' })), '⚠ x · error · no latency · Q8_0 — model failed to load');
   const res: RunExamplesResult = {
     uri: 'file:///c.contract.yaml',

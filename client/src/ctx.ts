@@ -15,8 +15,15 @@ import {
   type RequestType,
   type ServerOptions,
 } from 'vscode-languageclient/node';
-import { ModelStatusNotification, RunProgressNotification, type ModelStatus, type RunProgressParams } from '../../server/src/protocol';
-import { CONTRACT_FILE_PATTERN, LANGUAGE_ID, type ClientInitializationOptions } from './ids';
+import {
+  ModelStatusNotification,
+  RunProgressNotification,
+  WorkspaceTrustNotification,
+  type ModelStatus,
+  type RunProgressParams,
+  type ServerInitializationOptions,
+} from '../../server/src/protocol';
+import { CONTRACT_FILE_PATTERN, LANGUAGE_ID } from './ids';
 import type { ServerState } from './model-status';
 import { RestartPolicy } from './restart-policy';
 
@@ -127,6 +134,11 @@ export class Ctx implements vscode.Disposable {
     return client.sendRequest('workspace/executeCommand', { command, arguments: args });
   }
 
+  /** The user trusted the workspace: the running server may now run examples (a server started later learns it at initialize). */
+  workspaceTrusted(): void {
+    if (this.client && this._state === 'running') void this.client.sendNotification(WorkspaceTrustNotification, { trusted: true });
+  }
+
   dispose(): void {
     this.clearRestartTimer();
     for (const d of this.disposables) d.dispose();
@@ -138,10 +150,7 @@ export class Ctx implements vscode.Disposable {
       run: { module, transport: TransportKind.ipc },
       debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6011'] } },
     };
-    const initializationOptions: ClientInitializationOptions = {
-      workspaceTrusted: vscode.workspace.isTrusted,
-      clientVersion: String((this.extension.extension.packageJSON as { version?: unknown }).version ?? ''),
-    };
+    const initializationOptions: ServerInitializationOptions = { workspaceTrusted: vscode.workspace.isTrusted };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [
         { language: LANGUAGE_ID },

@@ -26,6 +26,7 @@ export function describeRequestError(what: string, e: unknown): string {
   const message = typeof err.message === 'string' && err.message ? err.message : String(e);
   switch (err.code) {
     case ContractsErrorCodes.RuntimeUnavailable:
+    case ContractsErrorCodes.WorkspaceUntrusted:
       return `${what}: ${message}`;
     case METHOD_NOT_FOUND:
       return `${what}: this version of contracts-language-server does not implement it yet (${message}).`;

@@ -37,8 +37,7 @@ export async function activate(extension: vscode.ExtensionContext): Promise<void
     status,
     commands.onDidSelect(() => status.update()),
     ...commands.register(),
-    // The server was told "untrusted" at start; a fresh start tells it the news.
-    vscode.workspace.onDidGrantWorkspaceTrust(() => void ctx?.restart()),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => ctx?.workspaceTrusted()),
   );
   await ctx.start();
 }

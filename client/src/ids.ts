@@ -28,10 +28,3 @@ export const ServerOptionalCommands = {
  * write or fetch files a repository could point anywhere.
  */
 export const RESTRICTED_SETTINGS = ['modelFile', 'modelsDir', 'models', 'traceDir', 'cacheDir', 'allowDownload'] as const;
-
-/** What the server gets as `initializationOptions`. */
-export interface ClientInitializationOptions {
-  /** False in Restricted Mode: check only; never run, download or read models. */
-  workspaceTrusted: boolean;
-  clientVersion: string;
-}

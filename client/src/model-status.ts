@@ -47,7 +47,8 @@ export function formatStatus(model: ModelStatus, server: ServerState, detail?: s
     case 'ready':
       return view(
         `$(check) ${model.model} · ${model.quantization} · ${threadsText(model.threads)}`,
-        `Prompt Contracts: ${model.model} (${model.quantization}) is loaded, generating with ${threadsText(model.threads)}.`,
+        `Prompt Contracts: ${model.model} (${model.quantization}) is loaded, generating with ${threadsText(model.threads)}.${model.synthetic ? '\nA SYNTHETIC test model with random weights: verdicts and latencies say nothing about Gemma 3.' : ''}`,
+        model.synthetic ? 'warning' : 'normal',
       );
     case 'error':
       return view('$(error) Model: error', `Prompt Contracts: ${firstLine(model.message)}\nClick for details.`, 'error');

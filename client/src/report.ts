@@ -20,15 +20,15 @@ export function isFailure(status: ExampleStatus): boolean {
   return status === 'invalid-json' || status === 'truncated' || status === 'schema-mismatch' || status === 'wrong-value';
 }
 
+/** Latency is never served from cache: a cached verdict says so instead of a number. */
 export function latencyText(r: Pick<ExampleRunResult, 'latencyMs' | 'cached'>): string {
-  if (r.latencyMs !== undefined) return `${Math.round(r.latencyMs)} ms`;
-  return r.cached ? 'cached' : 'no latency';
+  if (r.cached) return 'cached';
+  return r.latencyMs !== undefined ? `${Math.round(r.latencyMs)} ms` : 'no latency';
 }
 
 /** `✓ double charge · pass · 312 ms · Q8_0` (+ the first problem when it did not pass). */
 export function verdictLine(r: ExampleRunResult): string {
   const parts = [`${ICON[r.status]} ${r.example}`, r.status, latencyText(r), r.quantization];
-  if (r.cached) parts.push('cached verdict');
   if (r.status === 'pass') return parts.join(' · ');
   const first = r.problems?.[0];
   const why = r.message ?? (first ? `${first.pointer ? `${first.pointer}: ` : ''}${first.message}` : undefined);
@@ -83,7 +83,7 @@ export function reportMarkdown(results: RunExamplesResult[], now: Date = new Dat
     for (const r of res.results) {
       const problems = (r.problems ?? []).map((p) => `${p.pointer ? `\`${p.pointer}\` ` : ''}${p.message}`);
       const why = (problems.length ? problems : r.status === 'pass' || !r.message ? [] : [r.message]).join('; ');
-      out.push(`| ${cell(r.example)} | ${cell(r.quantization)} | ${ICON[r.status]} ${r.status}${r.cached ? ' (cached)' : ''} | ${latencyText(r)} | ${ms(r.ttftMs)} | ${r.tokens ?? ''} | ${cell(why)} |`);
+      out.push(`| ${cell(r.example)} | ${cell(r.quantization)} | ${ICON[r.status]} ${r.status} | ${latencyText(r)} | ${ms(r.ttftMs)} | ${r.tokens ?? ''} | ${cell(why)} |`);
     }
     out.push('');
   }

@@ -166,7 +166,8 @@ describe('Prompt Contracts in code-server', () => {
     assert.equal((await stoppedToasts()) - toastsBefore, 1, 'told once about the two crashes');
   });
 
-  test('Run example code lens shows a verdict with a latency (fails with "runtime not wired yet" while the server cannot run)', async () => {
+  // Fails with "runtime not wired yet: …" when the lens command answers with an error.
+  test('the Run example code lens shows a verdict with a latency', async () => {
     const text = fs.readFileSync(path.join(samples, RUN_SAMPLE), 'utf8');
     const example = firstExample(text);
     await wb.openFile(RUN_SAMPLE);
@@ -196,7 +197,7 @@ describe('Prompt Contracts in code-server', () => {
     assert.ok(m && Number(m[2]) > 0, outcome.verdict);
   });
 
-  test('the in-host suite of `npm run test:vscode` passes inside this VS Code (its run scenario is the lens test above)', async () => {
+  test('the in-host suite of `npm run test:vscode` passes inside this VS Code', async () => {
     const out = path.join(server.root, 'host-suite.json');
     const started = Date.now();
     await wb.runCommand('Prompt Contracts E2E: Run In-Host Suite');
@@ -208,7 +209,7 @@ describe('Prompt Contracts in code-server', () => {
     fs.writeFileSync(path.join(RUN_DIR, 'in-host-suite.json'), JSON.stringify(report, null, 2));
     assert.ok(report.results, report.error);
     assert.ok(report.results.length >= 4, JSON.stringify(report.results));
-    const failures = report.results.filter((r) => !r.ok && !/Run example lens/.test(r.name));
+    const failures = report.results.filter((r) => !r.ok);
     assert.deepEqual(failures, [], JSON.stringify(failures, null, 2));
   });
 });

@@ -16,6 +16,9 @@ export const UI_BROKEN_SAMPLES = [
   'example-schema-mismatch',
 ] as const;
 
+/** A clean sample no test runs (runs add `run-*` diagnostics to a contract). */
+export const CLEAN_SAMPLE = 'route-query.contract.yaml';
+
 /** The sample whose example the run tests click. */
 export const RUN_SAMPLE = 'classify-complaint.contract.yaml';
 
@@ -42,6 +45,13 @@ export function firstExample(text: string): { line: number; name: string } {
   const first = outlineOf(text).examples[0];
   if (!first) throw new Error('the contract has no examples');
   return { line: first.startLine, name: first.name };
+}
+
+/** 0-based line of the last example's `- name:` item, and its name. */
+export function lastExample(text: string): { line: number; name: string } {
+  const last = outlineOf(text).examples.at(-1);
+  if (!last) throw new Error('the contract has no examples');
+  return { line: last.startLine, name: last.name };
 }
 
 /** The 0-based line and column of the first `{{placeholder}}` name inside the prompt. */

@@ -6,7 +6,7 @@
  */
 import * as vscode from 'vscode';
 import { ClientCommands, LANGUAGE_ID } from '../../../client/src/ids';
-import { firstExample, markersOf, RUN_SAMPLE } from '../expectations';
+import { CLEAN_SAMPLE, lastExample, markersOf, RUN_SAMPLE } from '../expectations';
 
 export const EXTENSION_ID = 'prompt-contracts.prompt-contracts';
 
@@ -55,12 +55,13 @@ const scenarios: Scenario[] = [
   {
     name: 'a clean sample is a contract-yaml document with lenses and no diagnostics',
     async run(folder) {
-      const uri = vscode.Uri.joinPath(folder, RUN_SAMPLE);
+      const uri = vscode.Uri.joinPath(folder, CLEAN_SAMPLE);
       const doc = await vscode.workspace.openTextDocument(uri);
       if (doc.languageId !== LANGUAGE_ID) fail(`language is ${doc.languageId}, not ${LANGUAGE_ID}`);
       // Lenses come from the server's analysis of the document: once they are there, so are its diagnostics.
       await until('code lenses', async () => ((await lensesOf(uri)).length ? true : undefined));
-      const diags = vscode.languages.getDiagnostics(uri).filter((d) => d.severity <= vscode.DiagnosticSeverity.Warning);
+      // Static findings only: `run-*` diagnostics report example runs, which this window may have made.
+      const diags = vscode.languages.getDiagnostics(uri).filter((d) => d.severity <= vscode.DiagnosticSeverity.Warning && !String(typeof d.code === 'object' ? d.code.value : d.code).startsWith('run-'));
       if (diags.length) fail(`unexpected problems: ${diags.map((d) => `${String(d.code)}@${d.range.start.line + 1}`).join(', ')}`);
     },
   },
@@ -95,14 +96,18 @@ const scenarios: Scenario[] = [
     async run(folder) {
       const uri = vscode.Uri.joinPath(folder, RUN_SAMPLE);
       const doc = await vscode.workspace.openTextDocument(uri);
-      const first = firstExample(doc.getText());
-      const lens = await until('a Run example lens on the first example', async () => (await lensesOf(uri)).find((l) => l.command?.title === 'Run example' && l.range.start.line <= first.line + 1 && l.range.end.line >= first.line - 1));
+      // The last example: the UI suite runs the first, and a cached verdict has no latency.
+      const example = lastExample(doc.getText());
+      // By command and argument: after a run the lens title shows the verdict instead of "Run example".
+      const lens = await until(`a Run example lens on "${example.name}"`, async () =>
+        (await lensesOf(uri)).find((l) => l.command?.command === 'contracts.runExample' && (l.command.arguments?.[0] as { example?: unknown } | undefined)?.example === example.name),
+      );
       const command = lens.command ?? fail('lens without a command');
       // The client answers lens commands itself (a contracts/runExamples request) and returns the result;
       // undefined means the run failed and the user was shown why.
-      const result = (await vscode.commands.executeCommand(command.command, ...(command.arguments ?? []))) as { results?: { example: string; status: string; latencyMs?: number }[] } | undefined;
+      const result = (await vscode.commands.executeCommand(command.command, ...(command.arguments ?? []))) as { results?: { example: string; status: string; latencyMs?: number; cached?: boolean }[] } | undefined;
       if (!result?.results) fail('runtime not wired yet: the Run example lens command failed (the Prompt Contracts output says why)');
-      const verdict = result.results.find((r) => r.example === first.name) ?? fail(`no verdict for "${first.name}": ${JSON.stringify(result)}`);
+      const verdict = result.results.find((r) => r.example === example.name) ?? fail(`no verdict for "${example.name}": ${JSON.stringify(result)}`);
       if (!(typeof verdict.latencyMs === 'number' && verdict.latencyMs > 0)) fail(`verdict without a latency: ${JSON.stringify(verdict)}`);
     },
   },
