@@ -13,10 +13,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import { CancellationTokenSource, createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
 import { createConnection, ProposedFeatures } from 'vscode-languageserver/node';
 import { startServer } from '../server/src/lsp/server';
-import { ModelUnavailableError, scriptedSource, type ModelSource } from '../server/src/runtime/engine';
+import { checkContract } from '../server/src/core/check';
+import { ModelUnavailableError, runContract, scriptedSource, type ModelSource } from '../server/src/runtime/engine';
 import { ScriptedRunner, type Script } from '../server/src/runtime/runner';
 import { fileUri, LspClient, type Diagnostic, type PublishDiagnostics } from './support/lsp-client';
 import { ensureTestModels } from './support/models';
@@ -316,7 +317,6 @@ describe('runs through the language server (in process, ScriptedRunner)', () => 
       await s.diagnostics(uri, 1);
 
       // LSP cancellation: the request's token.
-      const { CancellationTokenSource } = await import('vscode-jsonrpc/node');
       const cts = new CancellationTokenSource();
       const p = s.client.sendRequest('workspace/executeCommand', { command: 'contracts.runAll', arguments: [{ uri }] }, cts.token);
       await until('the first example', () => s.runProgress.length >= 1);
@@ -384,6 +384,44 @@ describe('runs through the language server (in process, ScriptedRunner)', () => 
       assert.deepEqual(byLine, [['run-not-run', 1], ['placeholder-unused-input', lineOf(text, 'tier: gold')]]);
       assert.equal(d.diagnostics.find((x) => x.code === 'run-not-run')!.message, 'not run: model file /nowhere/model.gguf not found');
       assert.equal((await s.titles(uri))[0], '✗ not run');
+    } finally {
+      s.dispose();
+    }
+  });
+
+  test('overhead: what the server adds beyond the engine, per example (zero-cost scripted model)', async () => {
+    const n = 100;
+    const examples = Array.from({ length: n }, (_, i) => `  - name: e${i}\n    input: { complaint: "c${i}" }\n    expected: { label: ${i % 2 ? 'billing' : 'shipping'} }\n`).join('');
+    const text = CONTRACT.slice(0, CONTRACT.indexOf('examples:\n') + 'examples:\n'.length) + examples;
+    const { runner, source } = scripted({ triage: { '*': '{"label":"billing"}' } });
+    const s = new InProcess({ modelSource: source, settings: { traceDir: '', cacheDir: '' } });
+    try {
+      await s.initialize(dir);
+      const uri = fileUri(path.join(dir, 'overhead.contract.yaml'));
+      s.open(uri, text);
+      await s.diagnostics(uri, 1);
+      const check = checkContract(text, { file: path.join(dir, 'overhead.contract.yaml'), host: { readFile: () => undefined }, coverage: false });
+      const direct = scriptedSource(runner);
+      await s.run(uri); // warm: first run, module caches
+      const engine: number[] = [];
+      const server: number[] = [];
+      const one: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        let t = performance.now();
+        await runContract(check, { source: direct, warmup: 0 });
+        engine.push(performance.now() - t);
+        t = performance.now();
+        const r = await s.run(uri);
+        server.push(performance.now() - t);
+        assert.equal(r.summary.total, n);
+        t = performance.now();
+        await s.run(uri, 'e7');
+        one.push(performance.now() - t);
+      }
+      const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+      const perExample = (med(server) - med(engine)) / n;
+      console.log(`# server overhead beyond the engine: ${perExample.toFixed(2)} ms per example in a run of ${n} (engine ${med(engine).toFixed(1)} ms, server ${med(server).toFixed(1)} ms); one example of ${n}: ${med(one).toFixed(1)} ms request to response`);
+      assert.ok(perExample < 10, `${perExample.toFixed(2)} ms per example`);
     } finally {
       s.dispose();
     }
@@ -598,7 +636,6 @@ describe('runs through the language server over stdio (tiny SYNTHETIC model, nod
     const opened = client.diagnosticsFor(uri, 1);
     client.open(uri, LONG);
     assert.deepEqual((await opened).diagnostics, []);
-    const { CancellationTokenSource } = await import('vscode-jsonrpc/node');
     const cts = new CancellationTokenSource();
     const runProgress = () => client.notifications.filter((n) => n.method === 'contracts/runProgress' && (n.params as { uri: string }).uri === uri);
     const p = client.connection.sendRequest('workspace/executeCommand', { command: 'contracts.runAll', arguments: [{ uri }] }, cts.token);
