@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ClientCommands, LANGUAGE_ID, RESTRICTED_SETTINGS } from '../client/src/ids';
+import { ClientCommands, LANGUAGE_ID, RESTRICTED_SETTINGS, SETTINGS_SECTION } from '../client/src/ids';
+import { SETTINGS_SECTION as SERVER_SETTINGS_SECTION } from '../server/src/settings';
 import { SHOW_STATUS_COMMAND } from '../client/src/model-status';
 
 const REPO = path.join(__dirname, '..');
@@ -49,6 +50,10 @@ test('the contract language, its configuration, activation and schema', () => {
   assert.ok(validation && fs.existsSync(path.join(REPO, validation.url)));
   assert.deepEqual(validation.fileMatch, lang.filenamePatterns);
   assert.equal(pkg.main, './dist/client/extension.js');
+});
+
+test('the client reads the settings section the server defines', () => {
+  assert.equal(SETTINGS_SECTION, SERVER_SETTINGS_SECTION);
 });
 
 test("workspace trust: limited, described, and the restricted settings are the client's list", () => {

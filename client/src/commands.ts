@@ -4,10 +4,9 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { SETTINGS_SECTION } from '../../server/src/settings';
 import type { Ctx } from './ctx';
 import { ServerUnavailableError } from './ctx';
-import { ClientCommands, LANGUAGE_ID, ServerOptionalCommands } from './ids';
+import { ClientCommands, LANGUAGE_ID, ServerOptionalCommands, SETTINGS_SECTION } from './ids';
 import { threadsText } from './model-status';
 import { comparisonMarkdown, reportMarkdown, summaryLine } from './report';
 import type { ResultsMemory } from './results-memory';
