@@ -7,6 +7,7 @@ import { ContractSchema, formatKeysAt, type Contract } from './contract-schema';
 import { IncrementalYaml } from './incremental-yaml';
 import { finding, LineIndex, sortFindings, type Finding } from './findings';
 import { compileSchema, prepareSchema, type CheckHost, type CompiledSchema, type PreparedSchema } from './output-schema';
+import { GrammarError, toGbnfJsonSchema, type GrammarGap } from './grammar-schema';
 import { scanPlaceholders, placeholderNames } from './placeholders';
 import { instancePath, pointerSegments, toPointer, valuesAt, walkSchema } from './schema-walk';
 import { didYouMean, quote } from './text';
@@ -478,54 +479,63 @@ function exampleError(src: YamlSource, ex: RawExample, err: ErrorObject, out: Fi
 
 // --- what constrained decoding ignores ----------------------------------------------------------
 
-const IGNORED: Record<string, string> = {
+const NOT_ENFORCED_WHY: Record<string, string> = {
   pattern: 'decoding may produce any string (within minLength/maxLength)',
   minimum: 'decoding may produce any number',
   maximum: 'decoding may produce any number',
   exclusiveMinimum: 'decoding may produce any number',
   exclusiveMaximum: 'decoding may produce any number',
   multipleOf: 'decoding may produce any number',
-  not: 'decoding ignores this condition',
-  if: 'decoding ignores this condition',
-  then: 'decoding ignores this condition',
-  else: 'decoding ignores this condition',
-  allOf: 'decoding ignores this combination',
-  dependentRequired: 'decoding ignores this condition',
-  dependentSchemas: 'decoding ignores this condition',
+  format: 'decoding may produce any string (only date, time and date-time are enforced)',
   patternProperties: 'decoding only produces the properties listed in `properties`',
   propertyNames: 'decoding only produces the properties listed in `properties`',
   minProperties: 'decoding emits exactly the properties listed in `properties`',
   maxProperties: 'decoding emits exactly the properties listed in `properties`',
   uniqueItems: 'decoding may repeat items',
   contains: 'decoding may produce arrays without such an item',
-  unevaluatedProperties: 'decoding ignores this keyword',
-  unevaluatedItems: 'decoding ignores this keyword',
+  minContains: 'decoding may produce arrays without such items',
+  maxContains: 'decoding may produce arrays with more such items',
 };
 
-/** The keywords that a grammar compiled from this schema would not enforce (pure; also used by the runtime). */
-export function grammarGaps(schema: unknown): { at: (string | number)[]; code: Code; message: string }[] {
-  const gaps: { at: (string | number)[]; code: Code; message: string }[] = [];
-  walkSchema(schema, ({ schema: s, path: at }) => {
-    for (const [kw, what] of Object.entries(IGNORED)) {
-      if (!(kw in s)) continue;
-      if (kw === 'then' || kw === 'else') continue; // reported once, at `if`
-      gaps.push({ at: [...at, kw], code: 'grammar-ignored-keyword', message: `\`${kw}\`${kw === 'if' ? '/then/else' : ''} is not enforced by constrained decoding: ${what}; only post-validation rejects a violation` });
-    }
-    if (Array.isArray(s.anyOf)) gaps.push({ at: [...at, 'anyOf'], code: 'grammar-anyof-null', message: '`anyOf` compiles to the literal `null` in the decoding grammar, so the model can only answer null here; use `oneOf`' });
-    if (isObj(s.properties)) {
-      const props = Object.keys(s.properties);
-      const req = Array.isArray(s.required) ? s.required.map(String) : [];
-      const optional = props.filter((p) => !req.includes(p));
-      if (optional.length) gaps.push({ at: [...at, Array.isArray(s.required) ? 'required' : 'properties'], code: 'grammar-optional-emitted', message: `constrained decoding always emits every property, so optional ${optional.map((o) => '`' + o + '`').join(', ')} will always be generated (in \`properties\` order)` });
-      if (!('additionalProperties' in s)) gaps.push({ at: [...at, 'properties'], code: 'grammar-closed-object', message: 'no `additionalProperties`: JSON Schema allows other properties, but decoding produces only the listed ones' });
-    }
+/**
+ * What the decoding grammar will not enforce, from the very conversion the runtime uses
+ * (core/grammar-schema.ts), plus two ways it differs from JSON Schema: every listed property is
+ * always generated, and an object without `additionalProperties` is closed.
+ */
+export function grammarGaps(prepared: Pick<PreparedSchema, 'schema' | 'externals'>): { doc: string; at: (string | number)[]; code: Code; message: string }[] {
+  const out: { doc: string; at: (string | number)[]; code: Code; message: string }[] = [];
+  let gaps: GrammarGap[];
+  try {
+    gaps = toGbnfJsonSchema(prepared).gaps;
+  } catch (e) {
+    if (e instanceof GrammarError) return out; // a schema no value satisfies: every example fails validation anyway
+    throw e;
+  }
+  for (const g of gaps) {
+    const at = g.at.map((x) => (/^\d+$/.test(x) ? Number(x) : x));
+    const kw = g.keyword;
+    const why = NOT_ENFORCED_WHY[kw] ?? (g.detail.includes('next to $ref') ? 'keywords beside `$ref` are not part of decoding' : g.detail === 'allOf $ref' ? 'an `allOf` member that is a `$ref` is not merged into decoding' : 'decoding ignores this condition');
+    const name = kw === 'if' ? '`if`/`then`/`else`' : `\`${g.detail.startsWith('format ') ? g.detail : kw}\``;
+    if (kw === 'then' || kw === 'else') continue; // reported once, at `if`
+    out.push({ doc: g.doc, at: [...at, g.detail === 'allOf $ref' ? '$ref' : kw], code: 'grammar-ignored-keyword', message: `${name} is not enforced by constrained decoding: ${why}; only post-validation rejects a violation` });
+  }
+  walkSchema(prepared.schema, ({ schema: s, path: at }) => {
+    if (!isObj(s.properties)) return;
+    const props = Object.keys(s.properties);
+    const req = Array.isArray(s.required) ? s.required.map(String) : [];
+    const optional = props.filter((p) => !req.includes(p));
+    if (optional.length) out.push({ doc: '', at: [...at, Array.isArray(s.required) ? 'required' : 'properties'], code: 'grammar-optional-emitted', message: `constrained decoding always emits every property, so optional ${optional.map((o) => '`' + o + '`').join(', ')} will always be generated (in \`properties\` order)` });
+    if (!('additionalProperties' in s)) out.push({ doc: '', at: [...at, 'properties'], code: 'grammar-closed-object', message: 'no `additionalProperties`: JSON Schema allows other properties, but decoding produces only the listed ones' });
   });
-  return gaps;
+  return out;
 }
 
 function grammarCoverage(src: YamlSource, schema: unknown, prepared: PreparedSchema, out: Finding[]): void {
-  if (isObj(schema) && !isExternalRoot(schema)) {
-    for (const g of grammarGaps(schema)) {
+  const gaps = grammarGaps(prepared);
+  const inline = isObj(schema) && !isExternalRoot(schema);
+  if (inline) {
+    for (const g of gaps) {
+      if (g.doc !== '') continue;
       const [s, e] = keyRangeOrValue(src, [...SCHEMA_BASE, ...g.at]);
       out.push(finding(g.code, s, e, g.message));
     }
@@ -533,10 +543,10 @@ function grammarCoverage(src: YamlSource, schema: unknown, prepared: PreparedSch
   for (const site of prepared.refSites) {
     const ext = prepared.externals.get(site.file);
     if (!ext) continue;
-    const gaps = grammarGaps(ext.schema).filter((g) => g.code !== 'grammar-closed-object');
-    if (!gaps.length) continue;
+    const inFile = gaps.filter((g) => g.doc === ext.id && g.code === 'grammar-ignored-keyword');
+    if (!inFile.length) continue;
     const [s, e] = valueRange(src, [...SCHEMA_BASE, ...site.at]);
-    const kws = [...new Set(gaps.map((g) => `${toPointer(g.at.slice(0, -1)) || '/'}: ${g.at[g.at.length - 1]}`))];
+    const kws = [...new Set(inFile.map((g) => `${toPointer(g.at.slice(0, -1)) || '/'}: ${g.at[g.at.length - 1]}`))];
     out.push(finding('grammar-remote-ref', s, e, `${path.basename(site.file)} uses keywords constrained decoding does not enforce (${kws.slice(0, 6).join('; ')}${kws.length > 6 ? `; +${kws.length - 6} more` : ''}); only post-validation enforces them`));
   }
 }

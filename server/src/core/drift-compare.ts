@@ -394,10 +394,18 @@ export function summaryLine(s: CandidateSummary, opts: { parts?: readonly ('top1
   const out: string[] = [`${s.candidate} vs ${s.reference}: ${s.compared ? `${s.differing}/${s.compared} differ` : 'nothing compared'}`];
   if (parts.has('pass') && s.passRate?.change !== undefined && s.passRate.change !== 0) out.push(`pass ${signedPoints(s.passRate.change)}`);
   if (parts.has('top1') && s.agreement) out.push(`top-1 ${sharePct(s.agreement.top1)}`);
-  if (parts.has('kl') && s.agreement) out.push(`KL ${fmtKl(s.agreement.meanKl)}`);
+  if (parts.has('kl') && s.agreement) out.push(`KL ${klIsBound(s.agreement) ? '≥' : ''}${fmtKl(s.agreement.meanKl)}`);
   if (parts.has('p95') && s.latency.p95?.relative !== undefined) out.push(`${signedPct(s.latency.p95.relative)} p95`);
   if (parts.has('size') && s.size?.relative !== undefined) out.push(`${signedPct(s.size.relative)} size`);
   return out.join(' · ');
+}
+
+/** Below this mean captured mass the top-K KL is shown as a bound ("KL ≥…"): it may be far below the full-vocabulary KL. */
+export const TIGHT_CAPTURE = 0.99;
+
+/** True when a top-K KL should be read as a lower bound only (the reference's top tokens hold too little of its probability). */
+export function klIsBound(a: TokenAgreement): boolean {
+  return a.method === 'topk' && (a.meanCaptured ?? 1) < TIGHT_CAPTURE;
 }
 
 /** A change in pass rate in percentage points: "−8.3 pts", "+16.7 pts". */
@@ -415,6 +423,12 @@ export function shortValue(v: unknown, max = 40): string {
   return s.length > max ? s.slice(0, max - 1) + '…' : s;
 }
 
+function quoted(v: unknown, max = 80): string {
+  if (typeof v !== 'string') return shortValue(v, max);
+  const s = JSON.stringify(v);
+  return s.length > max ? s.slice(0, max - 2) + '…"' : s;
+}
+
 /** "/label: billing → shipping", "/urgent: only in F16 (false)". */
 export function describeFieldDiff(d: DriftFieldDiff, names: { reference: string; candidate: string } = { reference: 'reference', candidate: 'candidate' }): string {
   const at = d.pointer || '/';
@@ -424,7 +438,7 @@ export function describeFieldDiff(d: DriftFieldDiff, names: { reference: string;
     case 'only-in-candidate':
       return `${d.candidatePointer ?? at}: only in ${names.candidate} (${shortValue(d.candidate)})`;
     case 'text':
-      return `output: ${shortValue(d.reference, 60)} → ${shortValue(d.candidate, 60)}`;
+      return `output: ${quoted(d.reference)} → ${quoted(d.candidate)}`;
     default:
       return `${at}: ${shortValue(d.reference)} → ${shortValue(d.candidate)}`;
   }

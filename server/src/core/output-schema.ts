@@ -117,6 +117,9 @@ export function prepareSchema(root: unknown, contractFile: string | undefined, h
       } else if (isObj(src)) {
         const obj: Record<string, unknown> = {};
         set(obj);
+        // Keys keep their written order (it is the order decoding generates properties in):
+        // create them now, fill them when the stack gets to them.
+        for (const k of Object.keys(src)) if (!(k === '$id' && at.length === 0)) obj[k] = undefined;
         for (const [k, v] of Object.entries(src)) {
           if (k === '$ref' && typeof v === 'string') {
             const site = inline ? [...at, '$ref'] : origin;

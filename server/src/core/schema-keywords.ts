@@ -65,8 +65,8 @@ export const NAME_MAP_KEYWORDS = new Set(['properties', 'patternProperties', '$d
 
 /** What constrained decoding does with a keyword, when it does not enforce it. */
 export function decodingNote(keyword: string): string | undefined {
-  const probe: Record<string, unknown> = { [keyword]: keyword === 'anyOf' ? [] : {} };
+  const probe: Record<string, unknown> = { type: 'string', [keyword]: keyword === 'format' ? 'email' : ['anyOf', 'allOf', 'oneOf', 'required', 'enum'].includes(keyword) ? [] : {} };
   if (keyword === 'then' || keyword === 'else') probe.if = {};
-  const gap = grammarGaps(probe).find((g) => g.code === 'grammar-ignored-keyword' || g.code === 'grammar-anyof-null');
+  const gap = grammarGaps({ schema: probe, externals: new Map() }).find((g) => g.code === 'grammar-ignored-keyword');
   return gap?.message;
 }
