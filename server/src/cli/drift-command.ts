@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { checkContract, decodeContract, type CheckResult } from '../core/check';
 import type { BaselineComparison } from '../core/drift-baseline';
 import { baselineLine } from '../core/drift-baseline';
-import { describeFieldDiff, fmtKl, sharePct, signedPoints, summaryLine } from '../core/drift-compare';
+import { describeFieldDiff, fmtKl, klIsBound, sharePct, signedPoints, summaryLine } from '../core/drift-compare';
 import { DRIFT_CODES, driftFindings, type BaselineViewData } from '../core/drift-view';
 import type { Range } from '../core/findings';
 import { locate, nodeRange } from '../core/yaml-source';
@@ -422,6 +422,11 @@ function mib(n: number): string {
   return n >= 1024 * 1024 ? `${(n / (1024 * 1024)).toFixed(1)} MiB` : `${Math.round(n / 1024)} KiB`;
 }
 
+/** A probability mass with the digits that matter: 99.992%, 0.2%. */
+function massPct(x: number): string {
+  return x >= 0.999 && x < 1 ? `${(x * 100).toFixed(3)}%` : sharePct(x);
+}
+
 function secs(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : fmtMs(ms);
 }
@@ -463,7 +468,7 @@ export function candidateLines(d: ContractDrift, c: ContractDrift['candidates'][
   if (bits.length) out.push(paint(ANSI.dim, `    ${bits.join(' · ')}`));
   if (s.agreement) {
     const g = s.agreement;
-    const how = g.method === 'topk' ? `top-${g.k} method, KL a lower bound; the top tokens hold ${sharePct(g.meanCaptured ?? 1)} of ${ref}'s probability on average, ${sharePct(g.minCaptured ?? 1)} at least` : 'full vocabulary';
+    const how = g.method === 'topk' ? `top-${g.k} method, KL a lower bound; the top tokens hold ${massPct(g.meanCaptured ?? 1)} of ${ref}'s probability on average, ${massPct(g.minCaptured ?? 1)} at least${klIsBound(g) ? ' (too little for a tight bound: --method exact measures the full vocabulary)' : ''}` : 'full vocabulary';
     out.push(paint(ANSI.dim, `    tokens: top-1 agrees at ${g.top1Agree}/${g.positions} teacher-forced positions, mean KL ${fmtKl(g.meanKl)} nats (max ${fmtKl(g.maxKl)}; ${how})`));
   } else if (s.agreementUnavailable) out.push(paint(ANSI.yellow, `    no token agreement: ${s.agreementUnavailable}`));
   if (c.cost) {

@@ -68,6 +68,8 @@ export interface DriftOptions {
   sameFile?: 'skip' | 'compare';
   /** The reference's run, when the caller already has it (contracts run). */
   referenceResult?: ContractRunResult;
+  /** Only these examples (by name); the others are reported as skipped. */
+  examples?: readonly string[];
   noCache?: boolean;
   repeat?: number;
   warmup?: number;
@@ -219,11 +221,13 @@ export async function runDrift(check: CheckResult, opts: DriftOptions): Promise<
   const need = sizes.reduce((s, x) => s + x + MODEL_OVERHEAD_BYTES, 0);
   const free = (opts.freeMemory ?? os.freemem)();
   const together = need <= free;
-  out.memory = {
-    plan: together ? 'together' : 'one-after-another',
-    reason: `${together ? '' : 'not '}enough free memory for all ${sizes.length} models at once (${mib(need)} needed with ${mib(MODEL_OVERHEAD_BYTES)} each for contexts, ${mib(free)} free)`,
-    peakRssBytes: peakRss(),
-  };
+  if (facts.size) {
+    out.memory = {
+      plan: together ? 'together' : 'one-after-another',
+      reason: `${together ? '' : 'not '}enough free memory for all ${sizes.length} models at once (${mib(need)} needed with ${mib(MODEL_OVERHEAD_BYTES)} each for contexts, ${mib(free)} free)`,
+      peakRssBytes: peakRss(),
+    };
+  }
   const switchModel = async () => {
     if (!together) await opts.lifecycle?.unloadAll();
   };
@@ -235,6 +239,7 @@ export async function runDrift(check: CheckResult, opts: DriftOptions): Promise<
     ...(opts.repeat !== undefined ? { repeat: opts.repeat } : {}),
     ...(opts.warmup !== undefined ? { warmup: opts.warmup } : {}),
     ...(opts.noCache ? { noCache: true } : {}),
+    ...(opts.examples ? { examples: opts.examples } : {}),
     ...(opts.free ? { free: true } : {}),
     ...(opts.maxTokensCap !== undefined ? { maxTokensCap: opts.maxTokensCap } : {}),
     ...(opts.traceDir ? { traceDir: opts.traceDir } : {}),
