@@ -232,19 +232,20 @@ describe('language server over stdio', () => {
     client.close(sUri);
   });
 
-  test('running examples answers with a clear error until the runtime is wired', async () => {
+  test('a contract with static errors is not run: the answer says why, and unknown examples are rejected', async () => {
     const rUri = fileUri(path.join(dir, 'run.contract.yaml'));
     const opened = client.diagnosticsFor(rUri, 1);
     client.open(rUri, CONTRACT);
-    await opened;
+    const diags = (await opened).diagnostics.filter((d: { severity?: number }) => d.severity === 1);
+    assert.ok(diags.length > 0, 'the fixture contract must have a static error');
     for (const [command, args] of [['contracts.runAll', { uri: rUri }], ['contracts.runExample', { uri: rUri, example: 'late parcel' }]] as const) {
-      await assert.rejects(client.request('workspace/executeCommand', { command, arguments: [args] }), (e: { code: number; message: string }) => {
-        assert.equal(e.code, 1001);
-        assert.match(e.message, /^Running examples is not available yet: the model runtime is not wired into contracts-language-server/);
-        return true;
-      });
+      const res = (await client.request('workspace/executeCommand', { command, arguments: [args] })) as { results: unknown[]; reason?: string };
+      assert.deepEqual(res.results, []);
+      assert.match(res.reason ?? '', /static error/);
     }
-    await assert.rejects(client.request('contracts/runExamples', { uri: rUri }), (e: { code: number }) => e.code === 1001);
+    const direct = (await client.request('contracts/runExamples', { uri: rUri })) as { results: unknown[]; reason?: string };
+    assert.deepEqual(direct.results, []);
+    assert.match(direct.reason ?? '', /static error/);
     await assert.rejects(client.request('workspace/executeCommand', { command: 'contracts.runExample', arguments: [{ uri: rUri, example: 'nope' }] }), (e: { code: number; message: string }) => e.code === -32602 && /no example named "nope"/.test(e.message));
     client.close(rUri);
   });
