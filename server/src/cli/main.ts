@@ -2,16 +2,15 @@ import { checkCommand, EXIT_OK, EXIT_USAGE, type CommandIO } from './check-comma
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { CHECK_WORKER, runCheckWorker, type CheckWorkerData } from './parallel';
 import { TOOL } from './tool';
-import { runCommand } from './run-command';
-import { driftCommand } from './drift-command';
 
 type Command = { summary: string; run(args: string[], io: CommandIO): Promise<number> };
 
 /** Subcommands; `run` and `drift` are added here, each in its own *-command.ts module. */
 const COMMANDS: Record<string, Command> = {
   check: { summary: 'check contracts statically (no model): structure, schema, examples, placeholders', run: checkCommand },
-  run: { summary: 'run the examples on the local model: verdicts, latency percentiles, budgets', run: runCommand },
-  drift: { summary: 'compare quantizations (and the baseline): answers that changed, token agreement, latency, size', run: driftCommand },
+  // Loaded on first use, so that `check` (and its worker threads) never initialise the runtime.
+  run: { summary: 'run the examples on the local model: verdicts, latency percentiles, budgets', run: async (args, io) => (await import('./run-command.js')).runCommand(args, io) },
+  drift: { summary: 'compare quantizations (and the baseline): answers that changed, token agreement, latency, size', run: async (args, io) => (await import('./drift-command.js')).driftCommand(args, io) },
 };
 
 function usage(): string {
