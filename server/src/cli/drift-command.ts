@@ -11,8 +11,9 @@ import type { Range } from '../core/findings';
 import { locate, nodeRange } from '../core/yaml-source';
 import { ModelUnavailableError, type ModelSource } from '../runtime/engine';
 import { runDrift, type ContractDrift, type ModelLifecycle, type ScorerSource } from '../runtime/drift';
-import { checkAgainstBaseline, type BaselineCheck } from '../runtime/drift/baseline-file';
+import { checkAgainstBaseline, writeBaseline, type BaselineCheck } from '../runtime/drift/baseline-file';
 import { llamaDriftModels } from '../runtime/drift/llama';
+export { llamaScorers } from '../runtime/drift/llama';
 import { disposeSharedLlama } from '../runtime/models';
 import { ScriptedRunner, type Script } from '../runtime/runner';
 import { fmtMs } from '../runtime/stats';
@@ -533,4 +534,101 @@ function textReport(loaded: Loaded[], outcomes: Map<string, Outcome>, io: Comman
   const summary = `${tally.compared} contract${tally.compared === 1 ? '' : 's'} compared, ${tally.exceeded} above maxDrift, ${tally.failed} not compared`;
   out.push(tally.exceeded || tally.failed ? paint(ANSI.red + ANSI.bold, summary) : paint(ANSI.green, summary));
   return out.join('\n') + '\n';
+}
+
+// --- `contracts run`: drift when a contract lists several quantizations, and baselines ---------------------
+
+export interface RunDriftOptions {
+  /** `contracts run --update-baseline`: write <name>.baseline.json for every contract that ran. */
+  updateBaseline: boolean;
+  /** `--quant Q`: only Q runs, so there is no drift to report (baselines still compare that quantization). */
+  quantOverride?: string;
+  source: ModelSource;
+  scorers?: ScorerSource;
+  root: string;
+  /** The run's options, for the candidates' runs. */
+  run: Pick<Parameters<typeof runDrift>[1], 'noCache' | 'repeat' | 'warmup' | 'free' | 'maxTokensCap' | 'traceDir' | 'cacheDir'>;
+  onProgress?: (message: string) => void;
+}
+
+interface RunDriftEntry {
+  drift?: ContractDrift;
+  baseline?: BaselineCheck;
+  written?: string;
+  writeError?: string;
+}
+
+/**
+ * What `contracts run` adds for drift (see run-command.ts): after a contract's reference run, the
+ * other quantizations it lists run too and are compared (budgets.maxDrift fails the contract);
+ * the runs are compared with the committed baseline, or written to it with --update-baseline.
+ */
+export class RunDrift {
+  private readonly entries = new Map<string, RunDriftEntry>();
+  readonly warnings: string[] = [];
+
+  constructor(private readonly opts: RunDriftOptions) {}
+
+  /** Call after each contract's run (`result` is the engine's result for the reference or --quant quantization). */
+  async after(check: CheckResult, file: string, result: import('../runtime/engine').ContractRunResult): Promise<void> {
+    const contract = check.contract;
+    if (!contract || (result.status !== 'pass' && result.status !== 'fail')) return;
+    const entry: RunDriftEntry = {};
+    this.entries.set(file, entry);
+    let runs: import('../runtime/engine').ContractRunResult[] = [result];
+    if (!this.opts.quantOverride && contract.model.quantizations.length > 1) {
+      entry.drift = await runDrift(check, { source: this.opts.source, ...(this.opts.scorers ? { scorers: this.opts.scorers } : {}), file, referenceResult: result, ...this.opts.run, ...(this.opts.onProgress ? { onProgress: this.opts.onProgress } : {}) });
+      for (const w of entry.drift.warnings) if (!result.warnings.includes(w) && !this.warnings.includes(w)) this.warnings.push(w);
+      runs = Object.values(entry.drift.runs);
+    }
+    if (this.opts.updateBaseline) {
+      try {
+        const byQ = Object.fromEntries(runs.map((r) => [r.quantization, r]));
+        entry.written = (await writeBaseline(check, file, byQ, result.quantization, TOOL.version)).file;
+      } catch (e) {
+        entry.writeError = `cannot write the baseline: ${(e as Error).message}`;
+      }
+    } else entry.baseline = await checkAgainstBaseline(check, file, runs);
+  }
+
+  /** True when a candidate exceeded budgets.maxDrift (the contract fails). */
+  failed(file: string): boolean {
+    return this.entries.get(file)?.drift?.status === 'exceeded' || !!this.entries.get(file)?.writeError;
+  }
+
+  /** Lines for the text report, under the contract's block. */
+  textLines(l: { abs: string; file: string; check?: CheckResult }, color: boolean): string[] {
+    const paint = (code: string, s: string) => (color ? code + s + ANSI.reset : s);
+    const e = this.entries.get(l.abs);
+    if (!e) return [];
+    const out: string[] = [];
+    const d = e.drift;
+    if (d) {
+      if (d.reason && d.status !== 'exceeded' && d.status !== 'ok') out.push(`  drift: ${oneLine(d.reason)}`);
+      for (const c of d.candidates) for (const line of candidateLines(d, c, l.file, l.check, paint)) out.push(`  ${line}`);
+    }
+    if (e.written) out.push(`  baseline written: ${relativePath(this.opts.root, e.written)}`);
+    if (e.writeError) out.push(paint(ANSI.red, `  ${oneLine(e.writeError)}`));
+    out.push(...baselineLines(e.baseline, this.opts.root, paint).filter((s) => !/baseline: none/.test(s)));
+    return out;
+  }
+
+  /** Extra keys of the contract's entry in the JSON report. */
+  json(file: string): { drift?: unknown; baseline?: unknown } {
+    const e = this.entries.get(file);
+    if (!e) return {};
+    const { runs: _runs, ...drift } = e.drift ?? ({ runs: {} } as Partial<ContractDrift>);
+    return { ...(e.drift ? { drift } : {}), ...(e.baseline ? { baseline: e.baseline } : {}), ...(e.written ? { baselineWritten: relativePath(this.opts.root, e.written) } : {}) };
+  }
+
+  /** Findings for JUnit/SARIF: maxDrift exceeded, same file, changed answers (information), an unreadable baseline. */
+  findings(l: { abs: string; check?: CheckResult }, info: boolean): ReportFinding[] {
+    const e = this.entries.get(l.abs);
+    const c = l.check;
+    if (!e || !c) return [];
+    const found = driftFindings(c, e.drift, baselineView(e.baseline, this.opts.root)).filter((f) => info || f.severity !== 'information');
+    const out: ReportFinding[] = found.map((f) => ({ code: f.code, severity: f.severity, message: f.message, range: c.lines.range(f.start, f.end) }));
+    if (e.writeError) out.push({ code: 'baseline-invalid', severity: 'error', message: e.writeError, range: c.lines.range(0, 0) });
+    return out;
+  }
 }

@@ -19,6 +19,8 @@ import { junitWriter, sarifWriter } from './formats';
 import { oneLine } from './formats/text';
 import { FORMATS, type FileReport, type Format, type Report, type ReportCase, type ReportFinding } from './report';
 import { TOOL } from './tool';
+import { llamaScorers, RunDrift } from './drift-command';
+import type { ScorerSource } from '../runtime/drift';
 
 export const RUN_USAGE = `Usage: contracts run [options] [paths...]
 
@@ -32,6 +34,9 @@ Options:
       --repeat <n>         measured runs per example (default: the contract's run.repeat)
       --warmup <n>         unmeasured runs before timing (default: the contract's run.warmup)
       --no-cache           run unchanged examples again (the cache stores outputs, never latencies)
+      --update-baseline    write <name>.baseline.json next to each contract (outputs, verdicts and
+                           latencies of every quantization it lists), to commit; without it,
+                           answers are compared with that file when there is one
       --free               decode without the grammar compiled from the output schema
       --max-tokens <n>     cap every contract's maxTokens (a quick smoke run; cut outputs
                            are reported truncated)
@@ -63,6 +68,7 @@ interface RunArgs {
   traceDir: string;
   cacheDir: string;
   runner?: string;
+  updateBaseline: boolean;
 }
 
 class UsageError extends Error {}
@@ -94,6 +100,7 @@ function parseRunArgs(args: string[]): RunArgs | 'help' {
         'trace-dir': { type: 'string' },
         'cache-dir': { type: 'string' },
         runner: { type: 'string' },
+        'update-baseline': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -112,6 +119,7 @@ function parseRunArgs(args: string[]): RunArgs | 'help' {
   if (v.runner !== undefined && v.model !== undefined) throw new UsageError('--runner and --model cannot be combined');
   if (v.quant !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(v.quant)) throw new UsageError(`--quant takes a quantization name such as Q8_0, not '${v.quant}'`);
   if (v.model !== undefined && !v.model.trim()) throw new UsageError('--model needs a file path or URI');
+  if (v['update-baseline'] && (v.quant !== undefined || v.model !== undefined)) throw new UsageError('--update-baseline records every quantization a contract lists; it cannot be combined with --quant or --model');
   return {
     paths: parsed.positionals,
     model: v.model,
@@ -127,6 +135,7 @@ function parseRunArgs(args: string[]): RunArgs | 'help' {
     traceDir: v['trace-dir'] ?? '.contracts/traces',
     cacheDir: v['cache-dir'] ?? '.contracts/cache',
     runner: v.runner,
+    updateBaseline: !!v['update-baseline'],
   };
 }
 
@@ -173,7 +182,7 @@ function loadContract(abs: string, root: string, host: ReturnType<typeof diskHos
 }
 
 /** Creates the model source: the scripted testing aid, or the ModelManager (node-llama-cpp itself is loaded only when a model is). */
-async function makeSource(a: RunArgs, io: CommandIO): Promise<{ source: ModelSource; dispose(): Promise<void> }> {
+async function makeSource(a: RunArgs, io: CommandIO): Promise<{ source: ModelSource; scorers?: ScorerSource; dispose(): Promise<void> }> {
   if (a.runner) {
     const file = path.resolve(io.cwd, a.runner.slice('scripted:'.length));
     let runner;
@@ -207,6 +216,7 @@ async function makeSource(a: RunArgs, io: CommandIO): Promise<{ source: ModelSou
   });
   return {
     source,
+    scorers: llamaScorers(manager),
     async dispose() {
       await manager.dispose();
       await disposeSharedLlama();
@@ -242,8 +252,9 @@ export async function runCommand(args: string[], io: CommandIO): Promise<number>
   const loaded = found.files.map((f) => loadContract(f, io.cwd, host));
   const runnable = loaded.filter((l) => l.check?.contract && !l.check.findings.some((f) => f.severity === 'error'));
 
-  let made: { source: ModelSource; dispose(): Promise<void> } | undefined;
+  let made: { source: ModelSource; scorers?: ScorerSource; dispose(): Promise<void> } | undefined;
   const results = new Map<string, ContractRunResult>();
+  let drift: RunDrift | undefined;
   if (runnable.length) {
     try {
       made = await makeSource(a, io);
@@ -256,6 +267,8 @@ export async function runCommand(args: string[], io: CommandIO): Promise<number>
     const cacheDir = path.resolve(io.cwd, a.cacheDir);
     let unavailable: string | undefined;
     let firstModel = true;
+    // Several quantizations: the others run and are compared (budgets.maxDrift); baselines (drift-command.ts).
+    drift = new RunDrift({ updateBaseline: a.updateBaseline, ...(a.quant || a.model ? { quantOverride: a.quant ?? a.model } : {}), source: made.source, ...(made.scorers ? { scorers: made.scorers } : {}), root: io.cwd, run: { noCache: a.noCache, free: a.free, ...(a.repeat !== undefined ? { repeat: a.repeat } : {}), ...(a.warmup !== undefined ? { warmup: a.warmup } : {}), ...(a.maxTokens !== undefined ? { maxTokensCap: a.maxTokens } : {}), traceDir, cacheDir } });
     try {
       for (const l of runnable) {
         const onProgress = (e: RunProgress) => {
@@ -285,6 +298,7 @@ export async function runCommand(args: string[], io: CommandIO): Promise<number>
           io.stderr(`contracts run: cannot get the model: ${unavailable}\ncontracts run: pass --model FILE to run with a GGUF file you have; the static checks below still ran.\n`);
         }
         results.set(l.abs, r);
+        await drift.after(l.check!, l.abs, r);
       }
     } finally {
       await made.dispose();
@@ -293,10 +307,11 @@ export async function runCommand(args: string[], io: CommandIO): Promise<number>
 
   const warnings = new Set<string>();
   for (const r of results.values()) for (const w of r.warnings) warnings.add(w);
+  for (const w of drift?.warnings ?? []) warnings.add(w);
   for (const w of warnings) io.stderr(`contracts run: ${w}\n`);
 
-  io.stdout(render(a.format, loaded, results, io));
-  const allPass = loaded.every((l) => results.get(l.abs)?.status === 'pass');
+  io.stdout(render(a.format, loaded, results, io, drift));
+  const allPass = loaded.every((l) => results.get(l.abs)?.status === 'pass' && !drift?.failed(l.abs));
   return allPass ? EXIT_OK : EXIT_ERRORS;
 }
 
@@ -350,7 +365,7 @@ function verdictDetails(e: ExampleResult): string {
  * run) are findings; each example is a case. For SARIF, failing examples are findings too, placed
  * on the field of `expected` that differs (or on the example's name).
  */
-function toReport(loaded: Loaded[], results: Map<string, ContractRunResult>, root: string, exampleFindings: boolean): Report {
+function toReport(loaded: Loaded[], results: Map<string, ContractRunResult>, root: string, exampleFindings: boolean, drift?: RunDrift): Report {
   const files: FileReport[] = loaded.map((l): FileReport => {
     const findings = staticFindings(l);
     const r = results.get(l.abs);
@@ -380,34 +395,35 @@ function toReport(loaded: Loaded[], results: Map<string, ContractRunResult>, roo
       const code = CODE_FOR[e.verdict.kind];
       if (code && exampleFindings) findings.push({ code, severity: 'error', message: `example \`${e.name}\`: ${e.verdict.message}${synthetic}`, range: failureRange(c, e) ?? { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } });
     }
+    findings.push(...(drift?.findings(l, exampleFindings) ?? []));
     return { file: l.file, findings, cases, durationMs: r.wallMs };
   });
   return { tool: TOOL, root, files, rules: RUN_CODES };
 }
 
-function render(format: Format, loaded: Loaded[], results: Map<string, ContractRunResult>, io: CommandIO): string {
+function render(format: Format, loaded: Loaded[], results: Map<string, ContractRunResult>, io: CommandIO, drift?: RunDrift): string {
   switch (format) {
     case 'json':
       return JSON.stringify(
         {
           tool: TOOL,
-          contracts: loaded.map((l) => ({ file: l.file, findings: staticFindings(l), result: results.get(l.abs) ?? null })),
+          contracts: loaded.map((l) => ({ file: l.file, findings: staticFindings(l), result: results.get(l.abs) ?? null, ...drift?.json(l.abs) })),
         },
         null,
         2,
       ) + '\n';
     case 'junit':
-      return junitWriter().write(toReport(loaded, results, io.cwd, false));
+      return junitWriter().write(toReport(loaded, results, io.cwd, false, drift));
     case 'sarif':
-      return sarifWriter().write(toReport(loaded, results, io.cwd, true));
+      return sarifWriter().write(toReport(loaded, results, io.cwd, true, drift));
     case 'text':
-      return textReport(loaded, results, io);
+      return textReport(loaded, results, io, drift);
   }
 }
 
 const ANSI = { reset: '\x1b[0m', bold: '\x1b[1m', dim: '\x1b[2m', red: '\x1b[31m', yellow: '\x1b[33m', green: '\x1b[32m' };
 
-function textReport(loaded: Loaded[], results: Map<string, ContractRunResult>, io: CommandIO): string {
+function textReport(loaded: Loaded[], results: Map<string, ContractRunResult>, io: CommandIO, drift?: RunDrift): string {
   const paint = (code: string, s: string) => (io.color ? code + s + ANSI.reset : s);
   const out: string[] = [];
   const tally = { pass: 0, fail: 0, examples: 0, passed: 0 };
@@ -421,8 +437,9 @@ function textReport(loaded: Loaded[], results: Map<string, ContractRunResult>, i
       out.push('');
       continue;
     }
-    const head = r.status === 'pass' ? paint(ANSI.green, 'PASS') : paint(ANSI.red, r.status === 'fail' ? 'FAIL' : r.status.toUpperCase());
-    r.status === 'pass' ? tally.pass++ : tally.fail++;
+    const status = r.status === 'pass' && drift?.failed(l.abs) ? 'fail' : r.status;
+    const head = status === 'pass' ? paint(ANSI.green, 'PASS') : paint(ANSI.red, status === 'fail' ? 'FAIL' : status.toUpperCase());
+    status === 'pass' ? tally.pass++ : tally.fail++;
     out.push(`${paint(ANSI.bold, `${l.file}`)} ${oneLine(r.contract)}: ${head}  ${paint(ANSI.dim, `${modelNote(r)}${r.quantization && !modelNote(r).includes(r.quantization) ? `, ${r.quantization}` : ''}, ${r.decoding} decoding`)}`);
     if (r.reason) out.push(`  ${oneLine(r.reason)}`);
     if (r.model?.synthetic) out.push(`  ${paint(ANSI.yellow, 'SYNTHETIC model: random weights; these verdicts and latencies exercise the runtime and say nothing about quality')}`);
@@ -448,6 +465,7 @@ function textReport(loaded: Loaded[], results: Map<string, ContractRunResult>, i
     if (r.cachedCount) out.push(`  ${r.cachedCount} example${r.cachedCount === 1 ? '' : 's'} from the cache (outputs only; --no-cache to run them again)`);
     for (const b of r.budgets) out.push(`  budget ${b.status === 'pass' ? paint(ANSI.green, 'ok') : b.status === 'fail' ? paint(ANSI.red, 'MISSED') : paint(ANSI.dim, 'unmeasured')}: ${b.message}`);
     if (r.passRate !== undefined) out.push(`  ${r.passed}/${r.judged} examples passed (${pct(r.passRate)})`);
+    out.push(...(drift?.textLines(l, !!io.color) ?? []));
     out.push('');
   }
   const summary = `${tally.pass} contract${tally.pass === 1 ? '' : 's'} passed, ${tally.fail} failed or not run; ${tally.passed}/${tally.examples} examples passed`;

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Contract } from './contract-schema';
-import { change, compareOutputs, type Change, type DriftFieldDiff, type LatencyChange } from './drift-compare';
+import { change, compareOutputs, signedPct, type Change, type DriftFieldDiff, type LatencyChange } from './drift-compare';
 
 export const BASELINE_FORMAT = 'prompt-contracts-baseline';
 export const BASELINE_VERSION = 1;
@@ -162,6 +162,11 @@ export interface BuildBaselineInput {
   createdAt: string;
 }
 
+/** Latencies to 0.1 ms: more digits are noise, and noise in a committed file is diff churn. */
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
 export function buildBaseline(input: BuildBaselineInput): Baseline {
   const quantizations: Record<string, BaselineQuantizationRecord> = {};
   for (const [q, run] of Object.entries(input.runs)) {
@@ -171,13 +176,13 @@ export function buildBaseline(input: BuildBaselineInput): Baseline {
       model,
       decoding: run.decoding,
       passRate: run.passRate ?? null,
-      latency: run.latency ? { p50: run.latency.p50, p95: run.latency.p95, n: run.latency.n } : null,
+      latency: run.latency ? { p50: round1(run.latency.p50), p95: round1(run.latency.p95), n: run.latency.n } : null,
       examples: run.examples.map((e) => ({
         name: e.name,
         promptHash: input.renderedPromptHashes[e.index] ?? sha256(''),
         output: e.output ?? null,
         verdict: e.verdict,
-        latencyMs: e.latencyP50 ?? null,
+        latencyMs: e.latencyP50 !== undefined ? round1(e.latencyP50) : null,
       })),
     };
   }
@@ -344,5 +349,6 @@ export function baselineLine(c: BaselineComparison, q: BaselineQuantComparison):
   if (c.promptChanged) parts.push('prompt edited');
   if (c.schemaChanged) parts.push('schema edited');
   if (!q.sameModel) parts.push('other model file');
+  if (q.latency?.p95?.relative !== undefined) parts.push(`${signedPct(q.latency.p95.relative)} p95`);
   return parts.join(' · ');
 }

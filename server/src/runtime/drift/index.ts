@@ -224,7 +224,7 @@ export async function runDrift(check: CheckResult, opts: DriftOptions): Promise<
   if (facts.size) {
     out.memory = {
       plan: together ? 'together' : 'one-after-another',
-      reason: `${together ? '' : 'not '}enough free memory for all ${sizes.length} models at once (${mib(need)} needed with ${mib(MODEL_OVERHEAD_BYTES)} each for contexts, ${mib(free)} free)`,
+      reason: `${together ? '' : 'not '}enough free memory for all ${sizes.length} models at once (${mib(need)} needed with ${mib(MODEL_OVERHEAD_BYTES)} each for contexts, ${mib(free)} free)${!together && !opts.lifecycle ? '; this caller cannot unload them, so they stay loaded' : ''}`,
       peakRssBytes: peakRss(),
     };
   }

@@ -18,6 +18,19 @@ export interface LlamaDriftModels {
   dispose(): Promise<void>;
 }
 
+/** Teacher-forcing scorers over a model manager (models it resolved, loaded through it). */
+export function llamaScorers(manager: ModelManager | (() => ModelManager)): ScorerSource {
+  const get = typeof manager === 'function' ? manager : () => manager;
+  return {
+    async open(resolved) {
+      const native = resolved.native as ResolvedModel | undefined;
+      if (!native) throw new Error('this model was not resolved by node-llama-cpp');
+      const lease = await get().acquire(native);
+      return { scorer: new LlamaScorer(lease, runnerInfo(lease.resolved)), release: () => lease.release() };
+    },
+  };
+}
+
 export function llamaDriftModels(managerOptions: ModelManagerOptions, sourceOptions: LlamaSourceOptions = {}): LlamaDriftModels {
   let manager = new ModelManager(managerOptions);
   let source = llamaSource(manager, sourceOptions);
@@ -28,14 +41,7 @@ export function llamaDriftModels(managerOptions: ModelManagerOptions, sourceOpti
       resolve: (req) => source.resolve(req),
       open: (resolved, o) => source.open(resolved, o),
     },
-    scorers: {
-      async open(resolved) {
-        const native = resolved.native as ResolvedModel | undefined;
-        if (!native) throw new Error('this model was not resolved by node-llama-cpp');
-        const lease = await manager.acquire(native);
-        return { scorer: new LlamaScorer(lease, runnerInfo(lease.resolved)), release: () => lease.release() };
-      },
-    },
+    scorers: llamaScorers(() => manager),
     lifecycle: {
       async unloadAll() {
         const old = manager;
