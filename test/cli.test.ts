@@ -414,11 +414,21 @@ describe('contracts check: bad input never crashes or hangs', () => {
     assert.match(r.stderr, /real\/self: a symbolic link back to real \(a loop\)/);
   });
 
-  it('an unreadable file is a finding and an unreadable folder a note', { skip: process.getuid?.() === 0 ? 'root reads everything' : false }, () => {
+  it('an unreadable file is a finding and an unreadable folder a note', () => {
     const dir = tree({ 'locked.contract.yaml': CLEAN, 'closed/x.contract.yaml': CLEAN, 'ok.contract.yaml': CLEAN });
     fs.chmodSync(path.join(dir, 'locked.contract.yaml'), 0o000);
     fs.chmodSync(path.join(dir, 'closed'), 0o000);
-    const r = cli(dir, ['check', '--format', 'json']);
+    // Root reads everything: as root, run the CLI as nobody so that permissions apply.
+    let r: Run;
+    if (process.getuid?.() === 0) {
+      fs.chmodSync(dir, 0o755);
+      fs.chmodSync(path.join(dir, 'ok.contract.yaml'), 0o644);
+      if (bundle) fs.chmodSync(path.dirname(bundle), 0o755);
+      const entry = bundle ? [bundle] : ['--import', TSX, MAIN];
+      const p = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...entry, 'check', '--format', 'json'], { cwd: dir, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1', HOME: dir } });
+      if (p.error) throw p.error;
+      r = { code: p.status, stdout: p.stdout, stderr: p.stderr };
+    } else r = cli(dir, ['check', '--format', 'json']);
     assert.equal(r.code, 1);
     const items = JSON.parse(r.stdout) as { file: string; code: string; message: string }[];
     assert.deepEqual(items.map((x) => [x.file, x.code]), [['locked.contract.yaml', 'file-unreadable']]);
