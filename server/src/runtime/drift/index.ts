@@ -435,8 +435,9 @@ function requestsFor(scorer: TokenScorer, check: CheckResult, refRun: ContractRu
 }
 
 /** Holds the model's queue slot (one user of a model at a time) while `fn` runs on its scorer. */
-async function withScorer<T>(scorers: ScorerSource, resolved: ResolvedRunnerModel, signal: AbortSignal | undefined, fn: (s: TokenScorer) => Promise<T>): Promise<T> {
-  const unlock = await modelQueue.acquire(resolved.key, signal);
+async function withScorer<T>(scorers: ScorerSource, resolved: ResolvedRunnerModel, signal: AbortSignal | undefined, fn: (s: TokenScorer) => Promise<T>, holding?: string): Promise<T> {
+  // The same model twice (a file compared with itself): its slot is already ours.
+  const unlock = holding === resolved.key ? () => undefined : await modelQueue.acquire(resolved.key, signal);
   try {
     const lease = await scorers.open(resolved, { ...(signal ? { signal } : {}) });
     try {
@@ -498,26 +499,25 @@ async function candidateTeacher(scorers: ScorerSource, resolved: ResolvedRunnerM
 
 /** Full-vocabulary KL: both models open at once (per position the distributions are 262,144 doubles each, too many to keep). */
 async function exactTeacher(scorers: ScorerSource, refResolved: ResolvedRunnerModel, candResolved: ResolvedRunnerModel, check: CheckResult, refRun: ContractRunResult, signal?: AbortSignal): Promise<TfResult | { unavailable: string }> {
-  return withScorer(scorers, refResolved, signal, (refScorer) =>
-    withScorer(scorers, candResolved, signal, async (candScorer) => {
-      const requests = requestsFor(refScorer, check, refRun);
-      const mismatch = tokenizerMismatch(candScorer, requests);
-      if (mismatch) return { unavailable: mismatch };
-      const scores = new Map<number, PositionScore[]>();
-      let referenceMs = 0;
-      let candidateMs = 0;
-      for (const r of requests) {
-        let t = performance.now();
-        const a = await refScorer.fullVocabulary(r.req, signal);
-        referenceMs += performance.now() - t;
-        t = performance.now();
-        const b = await candScorer.fullVocabulary(r.req, signal);
-        candidateMs += performance.now() - t;
-        scores.set(r.index, a.map((p, i) => scoreFull({ refLogProbs: p.logProbs, candLogProbs: b[i]!.logProbs, refArgmax: p.argmax, candArgmax: b[i]!.argmax })));
-      }
-      return { scores, requests, referenceMs, referenceSetupMs: 0, candidateMs, candidateSetupMs: 0 };
-    }),
-  );
+  const both = async (refScorer: TokenScorer, candScorer: TokenScorer): Promise<TfResult | { unavailable: string }> => {
+    const requests = requestsFor(refScorer, check, refRun);
+    const mismatch = tokenizerMismatch(candScorer, requests);
+    if (mismatch) return { unavailable: mismatch };
+    const scores = new Map<number, PositionScore[]>();
+    let referenceMs = 0;
+    let candidateMs = 0;
+    for (const r of requests) {
+      let t = performance.now();
+      const a = await refScorer.fullVocabulary(r.req, signal);
+      referenceMs += performance.now() - t;
+      t = performance.now();
+      const b = await candScorer.fullVocabulary(r.req, signal);
+      candidateMs += performance.now() - t;
+      scores.set(r.index, a.map((p, i) => scoreFull({ refLogProbs: p.logProbs, candLogProbs: b[i]!.logProbs, refArgmax: p.argmax, candArgmax: b[i]!.argmax })));
+    }
+    return { scores, requests, referenceMs, referenceSetupMs: 0, candidateMs, candidateSetupMs: 0 };
+  };
+  return withScorer(scorers, refResolved, signal, (refScorer) => withScorer(scorers, candResolved, signal, (candScorer) => both(refScorer, candScorer), refResolved.key));
 }
 
 function costOf(tf: TfResult, refRun: ContractRunResult, candRun: ContractRunResult): DriftCost {
