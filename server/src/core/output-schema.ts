@@ -312,7 +312,9 @@ export function compileSchema(prepared: PreparedSchema): CompileResult {
       if (!inst.ajv.getSchema(ext.id)) {
         if (isObj(ext.schema) || typeof ext.schema === 'boolean') {
           if (!inst.ajv.validateSchema(ext.schema as object)) {
-            issues.push({ code: 'schema-invalid', at: [], message: `${path.basename(ext.file)}: ${inst.ajv.errorsText(inst.ajv.errors, { dataVar: 'schema' })}` });
+            const first = metaErrors((inst.ajv.errors ?? []) as ErrorObject[]);
+            const more = first.length > 3 ? ` (+${first.length - 3} more)` : '';
+            issues.push({ code: 'schema-invalid', at: [], message: `${path.basename(ext.file)} is not a valid JSON Schema: ${first.slice(0, 3).map((i) => i.message).join('; ')}${more}` });
             return { ok: false, issues };
           }
           inst.ajv.addSchema({ ...(isObj(ext.schema) ? ext.schema : {}), $id: ext.id } as object, undefined, undefined, false);
