@@ -125,7 +125,7 @@ class InProcess {
   }
 
   open(uri: string, text: string, version = 1): void {
-    void this.client.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'prompt-contract', version, text } });
+    void this.client.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'contract-yaml', version, text } });
   }
 
   replace(uri: string, version: number, text: string): void {

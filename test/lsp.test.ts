@@ -421,7 +421,7 @@ async function driveOver(connection: MessageConnection, dir: string): Promise<Di
   connection.listen();
   await connection.sendRequest('initialize', { processId: process.pid, rootUri: fileUri(dir), capabilities: {} });
   await connection.sendNotification('initialized', {});
-  await connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'prompt-contract', version: 1, text: CONTRACT } });
+  await connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'contract-yaml', version: 1, text: CONTRACT } });
   const diagnostics = await Promise.race([got, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no diagnostics within 20 s')), 20_000))]);
   await connection.sendRequest('shutdown');
   await connection.sendNotification('exit');

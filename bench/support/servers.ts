@@ -14,7 +14,7 @@ export function oursSpec(serverJs: string): LspServerSpec {
     name: 'contracts-language-server',
     args: [serverJs, '--stdio'],
     settings: { contracts: {} },
-    languageId: 'prompt-contract',
+    languageId: 'contract-yaml',
   };
 }
 

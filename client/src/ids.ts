@@ -1,12 +1,9 @@
 /** Names the client and package.json share (test/extension-manifest.test.ts checks they agree). Pure. */
 
-export const LANGUAGE_ID = 'contract-yaml';
+import { CONTRACT_LANGUAGE_ID, SETTINGS_SECTION } from '../../server/src/names';
 
-/**
- * server/src/settings.ts's SETTINGS_SECTION, repeated so the client bundle does not carry zod (450 KB)
- * for one string; test/extension-manifest.test.ts checks they agree.
- */
-export const SETTINGS_SECTION = 'contracts';
+export const LANGUAGE_ID = CONTRACT_LANGUAGE_ID;
+export { SETTINGS_SECTION };
 export const CONTRACT_FILE_PATTERN = '**/*.contract.{yaml,yml}';
 
 /** The client's own commands. `contracts.runExample` / `contracts.runAll` (code lenses) belong to the server. */

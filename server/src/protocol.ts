@@ -6,8 +6,7 @@
  */
 import { NotificationType, RequestType, type WorkDoneProgressParams } from 'vscode-languageserver-protocol';
 
-/** Language id of contract documents. The server also treats any `*.contract.yaml|yml` file as a contract. */
-export const CONTRACT_LANGUAGE_ID = 'prompt-contract';
+export { CONTRACT_LANGUAGE_ID } from './names';
 
 /** Value of every diagnostic's `source`. */
 export const DIAGNOSTIC_SOURCE = 'contracts';
@@ -149,7 +148,8 @@ export const WorkspaceTrustNotification = new NotificationType<WorkspaceTrustPar
  * The server pulls section `contracts` with `workspace/configuration` and re-pulls on
  * `workspace/didChangeConfiguration`; its schema, defaults and parser are in settings.ts.
  */
-export { SETTINGS_SECTION, type Settings } from './settings';
+export { SETTINGS_SECTION } from './names';
+export type { Settings } from './settings';
 
 // --- errors -------------------------------------------------------------------------------------
 

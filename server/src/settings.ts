@@ -5,7 +5,9 @@ import { z } from 'zod';
  * become a warning and fall back to defaults), and package.json's `contributes.configuration` is
  * generated from it (scripts/gen-package-settings.ts; a test fails when they drift).
  */
-export const SETTINGS_SECTION = 'contracts';
+import { SETTINGS_SECTION } from './names';
+
+export { SETTINGS_SECTION };
 
 const ModelEntry = z.record(z.string(), z.string()).describe('Quantization name → GGUF file path or `hf:` URI.');
 

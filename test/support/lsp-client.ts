@@ -194,7 +194,7 @@ export class LspClient {
     return result;
   }
 
-  open(uri: string, text: string, version = 1, languageId = 'prompt-contract'): void {
+  open(uri: string, text: string, version = 1, languageId = 'contract-yaml'): void {
     this.notify('textDocument/didOpen', { textDocument: { uri, languageId, version, text } });
   }
 
