@@ -14,8 +14,12 @@ const name = `@node-llama-cpp/${process.platform === 'darwin' ? 'mac' : process.
 const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8'));
 const entry = lock.packages[`node_modules/${name}`];
 if (!entry) {
-  console.error(`package-lock.json has no entry for ${name}: no prebuilt binary is known for ${process.platform}-${process.arch}`);
-  process.exit(1);
+  // Not in the lock file (it was written where the registry did not serve this platform's build):
+  // take the version that matches node-llama-cpp from the registry.
+  const version = lock.packages['node_modules/node-llama-cpp']?.version;
+  console.log(`package-lock.json has no ${name}; installing ${name}@${version}`);
+  execFileSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', `${name}@${version}`], { cwd: root, stdio: 'inherit' });
+  process.exit(0);
 }
 const dest = path.join(root, 'node_modules', name);
 const have = path.join(dest, 'package.json');
