@@ -21,6 +21,7 @@ import {
 import { baselineFileName, buildBaseline, compareWithBaseline, parseBaseline, promptHash, serializeBaseline, sha256, type BuildBaselineInput } from '../server/src/core/drift-baseline';
 import { driftFindings, driftHover, driftLenses, sideBySide, type DriftViewData } from '../server/src/core/drift-view';
 import { fsHost } from '../server/src/node-host';
+import { incompatibility } from '../server/src/runtime/drift/model-facts';
 
 // Pure parts of drift (no model) and `contracts drift` over the per-quantization scripted runner.
 
@@ -384,4 +385,14 @@ test('contracts drift: a corrupt or hand-edited baseline is a clear message (no 
   const r = log.runs[0]!.results.find((x) => x.ruleId === 'baseline-invalid');
   assert.ok(r);
   assert.match(r.message.text, /tri\.baseline\.json: the baseline does not match its format \(edited by hand or damaged\)/);
+});
+
+test('model facts: another architecture, vocabulary size or vocabulary makes token agreement impossible, and says why', () => {
+  const base = { path: '/a', realPath: '/a', sizeBytes: 1, architecture: 'gemma3', vocabularySize: 262144, vocabularyHash: 'x' };
+  const names = { reference: 'Q8_0', candidate: 'Q4_0' };
+  assert.equal(incompatibility(base, { ...base, path: '/b', realPath: '/b' }, names), undefined);
+  assert.match(incompatibility(base, { ...base, architecture: 'llama' }, names)!, /Q4_0 is a llama model and Q8_0 a gemma3 model: token-level agreement needs the same architecture/);
+  assert.match(incompatibility(base, { ...base, vocabularySize: 32000 }, names)!, /Q4_0 has a vocabulary of 32000 tokens and Q8_0 one of 262144/);
+  assert.match(incompatibility(base, { ...base, vocabularyHash: 'y' }, names)!, /different vocabularies \(same size, different tokens\)/);
+  assert.match(incompatibility(base, { ...base, headerError: 'not a GGUF file' }, names)!, /header of Q4_0 could not be read \(not a GGUF file\)/);
 });
