@@ -502,8 +502,25 @@ const NOT_ENFORCED_WHY: Record<string, string> = {
  * (core/grammar-schema.ts), plus two ways it differs from JSON Schema: every listed property is
  * always generated, and an object without `additionalProperties` is closed.
  */
-export function grammarGaps(prepared: Pick<PreparedSchema, 'schema' | 'externals'>): { doc: string; at: (string | number)[]; code: Code; message: string }[] {
-  const out: { doc: string; at: (string | number)[]; code: Code; message: string }[] = [];
+type GrammarGapFinding = { doc: string; at: (string | number)[]; code: Code; message: string };
+
+const gapCache = new Map<string, GrammarGapFinding[]>();
+
+export function grammarGaps(prepared: Pick<PreparedSchema, 'schema' | 'externals'> & { json?: string }): GrammarGapFinding[] {
+  // Schemas without file refs are keyed by their text: a thousand contracts sharing one schema convert it once.
+  const key = prepared.externals.size === 0 ? (prepared.json ?? JSON.stringify(prepared.schema)) : undefined;
+  const hit = key === undefined ? undefined : gapCache.get(key);
+  if (hit) return hit;
+  const out = computeGrammarGaps(prepared);
+  if (key !== undefined) {
+    if (gapCache.size > 256) gapCache.delete(gapCache.keys().next().value!);
+    gapCache.set(key, out);
+  }
+  return out;
+}
+
+function computeGrammarGaps(prepared: Pick<PreparedSchema, 'schema' | 'externals'>): GrammarGapFinding[] {
+  const out: GrammarGapFinding[] = [];
   let gaps: GrammarGap[];
   try {
     gaps = toGbnfJsonSchema(prepared).gaps;
