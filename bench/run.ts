@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only lsp|check] [--quick] [--no-write] [--render-only]`: the performance targets of issue 2,
+ * `npm run bench [-- --only lsp|check|drift] [--quick] [--no-write] [--render-only]`: the performance targets of issue 2,
  * each beside its baselines in the same run. Prints a table and rewrites its section of
  * docs/benchmarks.md.
  */
@@ -11,6 +11,7 @@ import type { ProfileSummary } from './support/profile-summary';
 import { largeContract } from './gen';
 import { editSequence, measureLspLatency, type LspLatencyResult } from './lsp-latency';
 import { TASKSET } from './support/children';
+import { benchDrift, renderDrift, writeDriftSection } from './drift';
 import { readSectionData, writeSection } from './support/doc';
 import { machine, type Machine } from './support/machine';
 import { median } from './support/stats';
@@ -291,8 +292,8 @@ async function main(): Promise<number> {
     strict: true,
   });
   const only = values.only;
-  if (only !== undefined && only !== 'lsp' && only !== 'check') {
-    log(`bench: --only takes lsp or check, not '${only}'`);
+  if (only !== undefined && only !== 'lsp' && only !== 'check' && only !== 'drift') {
+    log(`bench: --only takes lsp, check or drift, not '${only}'`);
     return 2;
   }
   if (values['render-only']) {
@@ -304,16 +305,24 @@ async function main(): Promise<number> {
     writeSection(DOC, SECTION, render(stored), stored);
     return 0;
   }
-  const dist = snapshotDist();
   const quick = values.quick!;
-  const data: Data = (only ? readSectionData<Data>(DOC, SECTION) : undefined) ?? {};
-  if (only !== 'check') data.lsp = await runLsp(dist, quick);
-  if (only !== 'lsp') data.check = await runCheck(dist, quick);
-  const text = render(data);
-  process.stdout.write(`\n${text}\n`);
-  if (!values['no-write']) {
-    writeSection(DOC, SECTION, text, data);
-    log(`bench: wrote ${path.relative(REPO, DOC)}`);
+  if (only !== 'drift') {
+    const dist = snapshotDist();
+    const data: Data = (only ? readSectionData<Data>(DOC, SECTION) : undefined) ?? {};
+    if (only !== 'check') data.lsp = await runLsp(dist, quick);
+    if (only !== 'lsp') data.check = await runCheck(dist, quick);
+    const text = render(data);
+    process.stdout.write(`\n${text}\n`);
+    if (!values['no-write']) {
+      writeSection(DOC, SECTION, text, data);
+      log(`bench: wrote ${path.relative(REPO, DOC)}`);
+    }
+  }
+  if (only === undefined || only === 'drift') {
+    // Quantization drift and teacher forcing beside generation (bench/drift.ts, its own section).
+    const drift = await benchDrift({ quick, log });
+    process.stdout.write(`\n${renderDrift(drift)}\n`);
+    if (!values['no-write']) writeDriftSection(drift);
   }
   return 0;
 }
