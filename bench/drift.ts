@@ -230,11 +230,11 @@ ${m.cores} cores (os.availableParallelism()), ${m.cpuModel}, ${m.memoryGiB} GiB,
 Generation: the run engine's first measured run of each example (constrained by the schema's
 grammar, greedy, one warm-up run per model before timing), prompt evaluation included, no cache.
 Teacher forcing: the prompt plus the reference's output fed to each model in one batch
-(\`controlledEvaluate\`), the top-${d.pairs.find((p) => p.klMethod?.startsWith('top-'))?.klMethod?.slice(4) ?? '8'} method
-(reference: top-K logits, then the full-vocabulary normaliser and greedy token — two passes over
-the output; candidate: one pass reading the logits of the reference's top tokens, its normaliser
-and its greedy token); measured after a warm-up pass that creates the context. The reference's
-passes are shared by every candidate, so its time repeats on each row.
+(\`controlledEvaluate\`), the top-K method (reference: one pass for the full-vocabulary normaliser,
+greedy token and the answer's token, and a second for its top-K logits only when it is less than
+99.9% sure somewhere in the answer; candidate: one pass reading the logits of the reference's
+tokens, its normaliser and its greedy token); measured after a warm-up pass that creates the
+context. The reference's passes are shared by every candidate, so its time repeats on each row.
 
 ${cost}
 ${d.exactMsPerPosition !== undefined ? `\nThe full-vocabulary method (\`--method exact\`: all 262,144 logits per position, as a JS Map) took **${ms(d.exactMsPerPosition)} per position per model** on the tiny models.\n` : ''}

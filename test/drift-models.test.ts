@@ -260,12 +260,19 @@ test('the trained specialist: drift F16→Q8_0 and F16→Q4_0 on its contract', 
     assert.equal(s.budget?.exceeded, false);
   }
   assert.ok(cand(d, 'Q4_0').summary!.agreement!.meanKl > cand(d, 'Q8_0').summary!.agreement!.meanKl);
-  // On a confident model the bound is close: measured 68% of the full-vocabulary KL at K = 8 (89% at K = 32).
-  const exact = await runDrift(check, { source: models.source, scorers: models.scorers, file, cacheDir: path.join(dir, '.cache'), method: 'exact', candidates: ['Q4_0'], examples: ['double charge', 'late parcel'] });
-  const bound = await runDrift(check, { source: models.source, scorers: models.scorers, file, cacheDir: path.join(dir, '.cache'), candidates: ['Q4_0'], examples: ['double charge', 'late parcel'] });
+  // How close the bound is on a confident model, against the full vocabulary (two examples): with
+  // the top 8 read at every position (confidentTail 0) it held 68% of the full KL here; by default
+  // (the top token alone where the reference is ≥ 99.9% sure) it may hold less, but it misses at
+  // most 1e-3 × KL(tails) — a few 1e-6 nats at this scale.
+  const two = { source: models.source, scorers: models.scorers, file, cacheDir: path.join(dir, '.cache'), candidates: ['Q4_0'], examples: ['double charge', 'late parcel'] };
+  const exact = await runDrift(check, { ...two, method: 'exact' });
+  const topk = await runDrift(check, { ...two, confidentTail: 0 });
+  const quick = await runDrift(check, two);
   const e = cand(exact, 'Q4_0').summary!.agreement!;
-  const b = cand(bound, 'Q4_0').summary!.agreement!;
-  t.diagnostic(`Q4_0, 2 examples: top-K KL ${b.meanKl.toExponential(3)} vs full-vocabulary ${e.meanKl.toExponential(3)} (${((b.meanKl / e.meanKl) * 100).toFixed(1)}%)`);
-  assert.ok(b.meanKl <= e.meanKl * (1 + 1e-6));
-  assert.ok(b.meanKl >= 0.5 * e.meanKl, `top-K ${b.meanKl} is less than half the full ${e.meanKl}`);
+  const b = cand(topk, 'Q4_0').summary!.agreement!;
+  const q = cand(quick, 'Q4_0').summary!.agreement!;
+  t.diagnostic(`Q4_0, 2 examples: full-vocabulary KL ${e.meanKl.toExponential(3)}; top-8 ${b.meanKl.toExponential(3)} (${((b.meanKl / e.meanKl) * 100).toFixed(1)}%); default ${q.meanKl.toExponential(3)} (${((q.meanKl / e.meanKl) * 100).toFixed(1)}%)`);
+  for (const x of [b, q]) assert.ok(x.meanKl <= e.meanKl * (1 + 1e-6), `top-K ${x.meanKl} > full ${e.meanKl}`);
+  assert.ok(b.meanKl >= 0.5 * e.meanKl, `top-8 ${b.meanKl} is less than half the full ${e.meanKl}`);
+  assert.ok(e.meanKl - q.meanKl < 1e-4);
 });

@@ -62,6 +62,12 @@ export interface DriftOptions {
   /** `topk` (default): exact top-K log-probabilities and a bound on KL; `exact`: full vocabulary (slow). */
   method?: AgreementMethod;
   k?: number;
+  /**
+   * Top-K method: an answer whose every position has the reference's top token at ≥ 1 − this
+   * probability uses that token alone (one reference pass instead of two; default 1e-3, see
+   * teacher.ts DEFAULT_CONFIDENT_TAIL). 0 always reads the top K.
+   */
+  confidentTail?: number;
   /** Skip teacher forcing (outputs only). */
   noAgreement?: boolean;
   /** 'skip' (default): a candidate that is the reference's file is reported, not run. 'compare': run it anyway (tests). */
@@ -292,7 +298,7 @@ export async function runDrift(check: CheckResult, opts: DriftOptions): Promise<
   if (wantTf && method === 'topk') {
     progress(`teacher forcing ${refQ} (reference, top-${k})`);
     try {
-      refTf = await referenceTeacher(opts.scorers!, refResolved, check, refRun, k, opts.signal);
+      refTf = await referenceTeacher(opts.scorers!, refResolved, check, refRun, k, opts.confidentTail, opts.signal);
     } catch (e) {
       if (isAbort(e, opts.signal)) {
         out.status = 'cancelled';
@@ -451,16 +457,16 @@ async function withScorer<T>(scorers: ScorerSource, resolved: ResolvedRunnerMode
   }
 }
 
-async function referenceTeacher(scorers: ScorerSource, resolved: ResolvedRunnerModel, check: CheckResult, refRun: ContractRunResult, k: number, signal?: AbortSignal): Promise<RefTeacher> {
+async function referenceTeacher(scorers: ScorerSource, resolved: ResolvedRunnerModel, check: CheckResult, refRun: ContractRunResult, k: number, confident: number | undefined, signal?: AbortSignal): Promise<RefTeacher> {
   return withScorer(scorers, resolved, signal, async (scorer) => {
     const requests = requestsFor(scorer, check, refRun);
     const positions = new Map<number, ReferencePosition[]>();
     const tSetup = performance.now();
     // Unmeasured warm-up on the first example (creates the context, as the engine's warm-up run does).
-    if (requests[0]) await scorer.referenceTopK(requests[0].req, k, signal);
+    if (requests[0]) await scorer.referenceTopK(requests[0].req, k, signal, undefined, confident);
     const setupMs = performance.now() - tSetup;
     const t0 = performance.now();
-    for (const r of requests) positions.set(r.index, await scorer.referenceTopK(r.req, k, signal));
+    for (const r of requests) positions.set(r.index, await scorer.referenceTopK(r.req, k, signal, undefined, confident));
     return { requests, positions, ms: performance.now() - t0, setupMs };
   });
 }

@@ -51,12 +51,13 @@ export interface TokenScorer {
   readonly info: RunnerModelInfo;
   tokenize(text: string, specialTokens?: boolean): number[];
   /**
-   * Reference side of the top-K method (two passes over the output: top-K logits, then the
-   * normaliser and greedy token). At each position the most likely tokens are kept, at most `k`,
-   * stopping once they hold all but `tailMass` of the probability (default 1e-6): a trained model
-   * usually needs one to three, and every token kept costs the candidate's pass time.
+   * Reference side of the top-K method: one pass for the normaliser, the greedy token and the
+   * answer's token; when the reference is not sure everywhere (see DEFAULT_CONFIDENT_TAIL), a
+   * second pass for the top-K logits. At each position the most likely tokens are kept, at most
+   * `k`, stopping once they hold all but `tailMass` of the probability (default 1e-6); every token
+   * kept costs the candidate's pass time. `confident` 0 always reads the top K.
    */
-  referenceTopK(req: TeacherRequest, k: number, signal?: AbortSignal, tailMass?: number): Promise<ReferencePosition[]>;
+  referenceTopK(req: TeacherRequest, k: number, signal?: AbortSignal, tailMass?: number, confident?: number): Promise<ReferencePosition[]>;
   /** Candidate side: one pass, log-probabilities of the given tokens at each position, plus the greedy token. */
   candidateOn(req: TeacherRequest, tokens: readonly (readonly number[])[], signal?: AbortSignal): Promise<CandidatePosition[]>;
   /** The full-vocabulary distribution at each position (slow: ~0.4 s per position on 2 cores). */
@@ -71,6 +72,13 @@ export interface LlamaScorerHandle {
 
 /** The reference's top tokens stop once they hold all but this much probability. */
 export const DEFAULT_TAIL_MASS = 1e-6;
+
+/**
+ * When the reference's top token holds all but this much probability at every position of an
+ * answer, that token alone stands for its top-K (one pass instead of two). The KL bound then
+ * misses at most p(rest) · KL(tails) ≤ this × KL(tails): ~1e-4 nats at most, usually far less.
+ */
+export const DEFAULT_CONFIDENT_TAIL = 1e-3;
 
 type Item = number | [number, { generateNext: Record<string, unknown> }];
 interface NextOutput {
@@ -97,16 +105,34 @@ export class LlamaScorer implements TokenScorer {
     return [...(this.handle.model.tokenize(text, specialTokens) as number[])];
   }
 
-  async referenceTopK(req: TeacherRequest, k: number, signal?: AbortSignal, tailMass = DEFAULT_TAIL_MASS): Promise<ReferencePosition[]> {
+  async referenceTopK(req: TeacherRequest, k: number, signal?: AbortSignal, tailMass = DEFAULT_TAIL_MASS, confident = DEFAULT_CONFIDENT_TAIL): Promise<ReferencePosition[]> {
     if (!req.output.length) return [];
-    const top = await this.pass(req, { logits: true, options: topKOptions(k) }, signal);
-    const norm = await this.pass(req, { token: true, totalLogitWeight: true }, signal, true);
+    // 1. At every position: the full-vocabulary normaliser, the greedy token and its logit, and the
+    //    logit of the answer's own next token.
+    const norm = await this.pass(req, (i) => ({ token: true, totalLogitWeight: true, logits: { filter: { tokens: [req.output[i]!], includeSelected: true } } }), signal);
+    const heads = norm.map((n, i) => {
+      if (!n || n.token == null || !n.logits || typeof n.totalLogitWeight !== 'number') throw new Error(`node-llama-cpp returned no distribution at output position ${i}`);
+      const max = n.logits.get(n.token);
+      if (max === undefined) throw new Error(`node-llama-cpp did not return the greedy token's logit at output position ${i}`);
+      return { argmax: n.token, max, logZ: max + Math.log(n.totalLogitWeight), logits: n.logits };
+    });
+    // 2. Where the reference is sure everywhere (its top token holds all but `confident` of the
+    //    probability: p(top) = 1 / W), that token (and the answer's) is enough: no second pass.
+    if (heads.every((h) => h.max - h.logZ >= Math.log1p(-confident))) {
+      return heads.map((h, i) => {
+        const y = req.output[i]!;
+        const refTop = [{ token: h.argmax, logProb: h.max - h.logZ }];
+        const ly = h.logits.get(y);
+        if (y !== h.argmax && ly !== undefined) refTop.push({ token: y, logProb: ly - h.logZ });
+        return { refTop, refArgmax: h.argmax };
+      });
+    }
+    // 3. Otherwise the top-K logits (a top-k sampler chain), normalised with the same logZ.
+    const top = await this.pass(req, { logits: true, options: topKOptions(k) }, signal, true);
     return top.map((t, i) => {
       const entries = [...(t?.logits ?? new Map<number, number>())];
-      const n = norm[i];
-      if (!entries.length || !n || typeof n.totalLogitWeight !== 'number' || n.token == null) throw new Error(`node-llama-cpp returned no distribution at output position ${i}`);
-      // entries are sorted by logit, highest first: the first is the maximum the weight is relative to.
-      const logZ = entries[0]![1] + Math.log(n.totalLogitWeight);
+      if (!entries.length) throw new Error(`node-llama-cpp returned no distribution at output position ${i}`);
+      const { logZ, argmax } = heads[i]!;
       const refTop: ReferencePosition['refTop'] = [];
       let mass = 0;
       for (const [token, logit] of entries) {
@@ -115,7 +141,7 @@ export class LlamaScorer implements TokenScorer {
         mass += Math.exp(logProb);
         if (mass >= 1 - tailMass) break;
       }
-      return { refTop, refArgmax: n.token };
+      return { refTop, refArgmax: argmax };
     });
   }
 
