@@ -22,7 +22,7 @@ for (const name of fs.readdirSync(ROOT).sort()) {
     const r = checkContract(text, { file: input, host: fsHost(dir) });
     const actual = r.findings.map((f) => {
       const range = r.lines.range(f.start, f.end);
-      return { at: `${range.start.line + 1}:${range.start.character + 1}-${range.end.line + 1}:${range.end.character + 1}`, severity: f.severity, code: f.code, message: f.message.replaceAll(dir, '<case>'), text: text.slice(f.start, f.end).slice(0, 60) };
+      return { at: `${range.start.line + 1}:${range.start.character + 1}-${range.end.line + 1}:${range.end.character + 1}`, severity: f.severity, code: f.code, message: f.message.replaceAll(dir, '<case>').replaceAll(path.resolve(__dirname, '..'), '<repo>'), text: text.slice(f.start, f.end).slice(0, 60) };
     });
     const file = path.join(dir, 'expected.json');
     const json = JSON.stringify(actual, null, 2) + '\n';
