@@ -10,7 +10,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Browser } from 'playwright-core';
-import { ensureTestModels } from '../support/models';
+import { ensureSpecialistTestModels, ensureTestModels } from '../support/models';
 import { ARTIFACTS, extensionHostLogs, languageServerPids, REPO, startCodeServer, type CodeServer } from './support/code-server';
 import { launchBrowser, until, Workbench } from './support/workbench';
 import { bundleSuite } from './vscode/bundle';
@@ -38,6 +38,11 @@ describe('Prompt Contracts in code-server', () => {
     // The in-host suite (what `npm run test:vscode` runs) comes along as a helper extension.
     const { hostExtensionVsix } = await bundleSuite();
     server = await startCodeServer({ settings: { 'contracts.modelFile': models.tiny.Q8_0, 'contracts.threads': 1 }, extraExtensions: [hostExtensionVsix] });
+    // The trained tiny specialist, where samples/specialist-triage.contract.yaml looks for it
+    // (model.file: ../.cache/models/specialist-triage-{quant}.gguf, next to the workspace copy).
+    const specialist = await ensureSpecialistTestModels();
+    fs.mkdirSync(path.join(server.root, '.cache', 'models'), { recursive: true });
+    for (const f of Object.values(specialist)) fs.copyFileSync(f, path.join(server.root, '.cache', 'models', path.basename(f)));
     timings.codeServerMs = Date.now() - t0;
     browser = await launchBrowser();
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
@@ -196,6 +201,23 @@ describe('Prompt Contracts in code-server', () => {
     timings.runExampleMs = Date.now() - started;
     const m = VERDICT_WITH_LATENCY.exec(outcome.verdict!);
     assert.ok(m && Number(m[2]) > 0, outcome.verdict);
+  });
+
+  test('the trained specialist: a passing example lens turns to ✓ with a latency, a failing one names the field that differs', async () => {
+    const file = 'specialist-triage.contract.yaml';
+    const lines = fs.readFileSync(path.join(samples, file), 'utf8').split('\n');
+    await wb.openFile(file);
+    for (const [name, lens] of [
+      ['double charge', /^✓ [\d.]+ (ms|s)/],
+      ['german billing', /label: billing → shipping/],
+    ] as const) {
+      const line = lines.findIndex((l) => l.includes(`- name: ${name}`));
+      assert.ok(line >= 0, name);
+      await wb.gotoLine(line + 2);
+      await wb.runCommand('Prompt Contracts: Run Example');
+      await until(`the lens of "${name}" to read ${lens}`, async () => ((await wb.codeLens(lens).count()) > 0 ? true : undefined), 180_000, async () => (await wb.editor().locator('.codelens-decoration a').allInnerTexts()).join(' | '));
+    }
+    await wb.screenshot(RUN_DIR, '07-specialist-verdicts');
   });
 
   test('the in-host suite of `npm run test:vscode` passes inside this VS Code', async () => {
