@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only lsp|check|drift] [--quick] [--no-write] [--render-only]`: the performance targets of issue 2,
+ * `npm run bench [-- --only lsp|check|drift|specialist] [--quick] [--no-write] [--render-only]`: the performance targets of issue 2,
  * each beside its baselines in the same run. Prints a table and rewrites its section of
  * docs/benchmarks.md.
  */
@@ -12,6 +12,7 @@ import { largeContract } from './gen';
 import { editSequence, measureLspLatency, type LspLatencyResult } from './lsp-latency';
 import { TASKSET } from './support/children';
 import { benchDrift, renderDrift, writeDriftSection } from './drift';
+import { benchSpecialist, renderSpecialist, writeSpecialistSection } from './specialist';
 import { readSectionData, writeSection } from './support/doc';
 import { machine, type Machine } from './support/machine';
 import { median } from './support/stats';
@@ -292,8 +293,8 @@ async function main(): Promise<number> {
     strict: true,
   });
   const only = values.only;
-  if (only !== undefined && only !== 'lsp' && only !== 'check' && only !== 'drift') {
-    log(`bench: --only takes lsp, check or drift, not '${only}'`);
+  if (only !== undefined && !['lsp', 'check', 'drift', 'specialist'].includes(only)) {
+    log(`bench: --only takes lsp, check, drift or specialist, not '${only}'`);
     return 2;
   }
   if (values['render-only']) {
@@ -306,7 +307,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const quick = values.quick!;
-  if (only !== 'drift') {
+  if (only !== 'drift' && only !== 'specialist') {
     const dist = snapshotDist();
     const data: Data = (only ? readSectionData<Data>(DOC, SECTION) : undefined) ?? {};
     if (only !== 'check') data.lsp = await runLsp(dist, quick);
@@ -323,6 +324,11 @@ async function main(): Promise<number> {
     const drift = await benchDrift({ quick, log });
     process.stdout.write(`\n${renderDrift(drift)}\n`);
     if (!values['no-write']) writeDriftSection(drift);
+  }
+  if (only === undefined || only === 'specialist') {
+    const spec = await benchSpecialist(log);
+    process.stdout.write(`\n${renderSpecialist(spec)}\n`);
+    if (!values['no-write']) writeSpecialistSection(spec);
   }
   return 0;
 }
