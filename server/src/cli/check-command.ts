@@ -1,7 +1,7 @@
-import { parseArgs } from 'node:util';
 import { discoverContracts } from './discover';
 import { writerFor } from './formats';
 import { checkFilesParallel } from './parallel';
+import { parseCommandArgs, UsageError } from './command-common';
 import { FORMATS, sortReport, summarize, type Format, type Report } from './report';
 import { TOOL } from './tool';
 
@@ -45,7 +45,6 @@ interface CheckOptions {
   paths: string[];
 }
 
-class UsageError extends Error {}
 
 function parseCount(name: string, value: string | undefined, min: number): number | undefined {
   if (value === undefined) return undefined;
@@ -54,27 +53,13 @@ function parseCount(name: string, value: string | undefined, min: number): numbe
 }
 
 function parseCheckArgs(args: string[]): CheckOptions | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        format: { type: 'string', short: 'f' },
-        'no-coverage': { type: 'boolean' },
-        'max-warnings': { type: 'string' },
-        'max-file-bytes': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    const opt = /'([^']+)'/.exec(err.message)?.[1];
-    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option '${opt ?? err.message}'`);
-    if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(/argument missing/.test(err.message) ? `option '${opt}' needs a value` : err.message);
-    throw new UsageError(err.message);
-  }
+  const parsed = parseCommandArgs(args, {
+    format: { type: 'string', short: 'f' },
+    'no-coverage': { type: 'boolean' },
+    'max-warnings': { type: 'string' },
+    'max-file-bytes': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  } as const);
   const v = parsed.values;
   if (v.help) return 'help';
   const format = (v.format ?? 'text') as Format;

@@ -1,8 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { parseArgs } from 'node:util';
-import { checkContract, decodeContract, type CheckResult } from '../core/check';
+import type { CheckResult } from '../core/check';
 import type { BaselineComparison } from '../core/drift-baseline';
 import { baselineLine } from '../core/drift-baseline';
 import { describeFieldDiff, fmtKl, klIsBound, sharePct, signedPoints, summaryLine } from '../core/drift-compare';
@@ -20,7 +19,7 @@ import { fmtMs } from '../runtime/stats';
 import { DEFAULT_SETTINGS } from '../settings';
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type CommandIO } from './check-command';
 import { diskHost, relativePath } from './check-files';
-import { discoverContracts } from './discover';
+import { findContracts, loadContract, parseCommandArgs, runnable, UsageError, type LoadedContract } from './command-common';
 import { junitWriter, sarifWriter } from './formats';
 import { oneLine } from './formats/text';
 import { FORMATS, type FileReport, type Format, type Report, type ReportCase, type ReportFinding } from './report';
@@ -82,7 +81,6 @@ interface DriftArgs {
   runner?: string;
 }
 
-class UsageError extends Error {}
 
 const QUANT = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
@@ -93,39 +91,25 @@ function count(name: string, v: string | undefined, min: number): number | undef
 }
 
 function parseDriftArgs(args: string[]): DriftArgs | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        ref: { type: 'string' },
-        cand: { type: 'string', multiple: true },
-        method: { type: 'string' },
-        'top-k': { type: 'string' },
-        'no-agreement': { type: 'boolean' },
-        'no-baseline': { type: 'boolean' },
-        'no-cache': { type: 'boolean' },
-        repeat: { type: 'string' },
-        warmup: { type: 'string' },
-        'max-tokens': { type: 'string' },
-        offline: { type: 'boolean' },
-        threads: { type: 'string' },
-        format: { type: 'string', short: 'f' },
-        'trace-dir': { type: 'string' },
-        'cache-dir': { type: 'string' },
-        runner: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    const opt = /'([^']+)'/.exec(err.message)?.[1];
-    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option '${opt ?? err.message}'`);
-    if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(/argument missing/.test(err.message) ? `option '${opt}' needs a value` : err.message);
-    throw new UsageError(err.message);
-  }
+  const parsed = parseCommandArgs(args, {
+    ref: { type: 'string' },
+    cand: { type: 'string', multiple: true },
+    method: { type: 'string' },
+    'top-k': { type: 'string' },
+    'no-agreement': { type: 'boolean' },
+    'no-baseline': { type: 'boolean' },
+    'no-cache': { type: 'boolean' },
+    repeat: { type: 'string' },
+    warmup: { type: 'string' },
+    'max-tokens': { type: 'string' },
+    offline: { type: 'boolean' },
+    threads: { type: 'string' },
+    format: { type: 'string', short: 'f' },
+    'trace-dir': { type: 'string' },
+    'cache-dir': { type: 'string' },
+    runner: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  } as const);
   const v = parsed.values;
   if (v.help) return 'help';
   const format = (v.format ?? 'text') as Format;
@@ -158,27 +142,6 @@ function parseDriftArgs(args: string[]): DriftArgs | 'help' {
   };
 }
 
-interface Loaded {
-  abs: string;
-  file: string;
-  check?: CheckResult;
-  unreadable?: string;
-}
-
-function loadContract(abs: string, root: string, host: ReturnType<typeof diskHost>): Loaded {
-  const file = relativePath(root, abs);
-  let bytes: Buffer;
-  try {
-    const st = fs.statSync(abs);
-    if (!st.isFile()) return { abs, file, unreadable: 'not a regular file' };
-    bytes = fs.readFileSync(abs);
-  } catch (e) {
-    return { abs, file, unreadable: `cannot read this file: ${(e as Error).message}` };
-  }
-  const decoded = decodeContract(bytes);
-  if ('finding' in decoded) return { abs, file, unreadable: decoded.finding.message };
-  return { abs, file, check: checkContract(decoded.text, { file: abs, host, coverage: false }) };
-}
 
 interface Models {
   source: ModelSource;
@@ -279,21 +242,13 @@ export async function driftCommand(args: string[], io: CommandIO): Promise<numbe
     io.stdout(DRIFT_USAGE);
     return EXIT_OK;
   }
-  const found = discoverContracts(a.paths, io.cwd);
-  for (const n of found.notes) io.stderr(`contracts drift: ${n}\n`);
-  if (found.errors.length) {
-    for (const e of found.errors) io.stderr(`contracts drift: ${e}\n`);
-    return EXIT_USAGE;
-  }
-  if (!found.files.length) {
-    io.stderr(`contracts drift: no *.contract.yaml files found${a.paths.length ? '' : ' under the current folder'}\n`);
-    return EXIT_ERRORS;
-  }
+  const found = findContracts('drift', a.paths, io, { usage: EXIT_USAGE, errors: EXIT_ERRORS });
+  if (found.exit !== undefined) return found.exit;
   const host = diskHost(io.cwd);
   const loaded = found.files.map((f) => loadContract(f, io.cwd, host));
-  const runnable = loaded.filter((l) => l.check?.contract && !l.check.findings.some((f) => f.severity === 'error'));
+  const toRun = runnable(loaded);
   const outcomes = new Map<string, Outcome>();
-  if (runnable.length) {
+  if (toRun.length) {
     let models: Models;
     try {
       models = makeModels(a, io);
@@ -303,7 +258,7 @@ export async function driftCommand(args: string[], io: CommandIO): Promise<numbe
       return EXIT_USAGE;
     }
     try {
-      for (const l of runnable) {
+      for (const l of toRun) {
         const drift = await runDrift(l.check!, {
           source: models.source,
           ...(models.scorers ? { scorers: models.scorers } : {}),
@@ -346,7 +301,7 @@ export async function driftCommand(args: string[], io: CommandIO): Promise<numbe
 
 const FILE_START: Range = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
 
-function staticFindings(l: Loaded): ReportFinding[] {
+function staticFindings(l: LoadedContract): ReportFinding[] {
   if (l.unreadable) return [{ code: 'file-unreadable', severity: 'error', message: l.unreadable, range: FILE_START }];
   const c = l.check!;
   return c.findings.filter((f) => f.severity === 'error').map((f) => ({ code: f.code, severity: f.severity, message: f.message, range: c.lines.range(f.start, f.end) }));
@@ -359,13 +314,13 @@ function baselineView(b: BaselineCheck | undefined, root: string): BaselineViewD
   return { status: 'missing' };
 }
 
-function driftReportFindings(l: Loaded, o: Outcome | undefined, root: string): ReportFinding[] {
+function driftReportFindings(l: LoadedContract, o: Outcome | undefined, root: string): ReportFinding[] {
   const c = l.check;
   if (!c || !o) return [];
   return driftFindings(c, o.drift, baselineView(o.baseline, root)).map((f) => ({ code: f.code, severity: f.severity, message: f.message, range: c.lines.range(f.start, f.end) }));
 }
 
-function candidateCases(l: Loaded, o: Outcome | undefined): ReportCase[] {
+function candidateCases(l: LoadedContract, o: Outcome | undefined): ReportCase[] {
   const d = o?.drift;
   if (!d) return [];
   if (!d.candidates.length) return [{ name: 'drift', status: d.status === 'not-run' ? 'skipped' : 'error', message: d.reason ?? d.status }];
@@ -378,7 +333,7 @@ function candidateCases(l: Loaded, o: Outcome | undefined): ReportCase[] {
   });
 }
 
-function toReport(loaded: Loaded[], outcomes: Map<string, Outcome>, root: string, info: boolean): Report {
+function toReport(loaded: LoadedContract[], outcomes: Map<string, Outcome>, root: string, info: boolean): Report {
   const files = loaded.map((l): FileReport => {
     const o = outcomes.get(l.abs);
     const findings = [...staticFindings(l), ...driftReportFindings(l, o, root).filter((f) => info || f.severity !== 'information')];
@@ -391,7 +346,7 @@ function toReport(loaded: Loaded[], outcomes: Map<string, Outcome>, root: string
   return { tool: TOOL, root, files, rules: DRIFT_CODES };
 }
 
-function render(format: Format, loaded: Loaded[], outcomes: Map<string, Outcome>, io: CommandIO): string {
+function render(format: Format, loaded: LoadedContract[], outcomes: Map<string, Outcome>, io: CommandIO): string {
   switch (format) {
     case 'json':
       return (
@@ -505,7 +460,7 @@ function baselineLines(b: BaselineCheck | undefined, root: string, paint: (code:
   return out;
 }
 
-function textReport(loaded: Loaded[], outcomes: Map<string, Outcome>, io: CommandIO): string {
+function textReport(loaded: LoadedContract[], outcomes: Map<string, Outcome>, io: CommandIO): string {
   const paint = (code: string, s: string) => (io.color ? code + s + ANSI.reset : s);
   const out: string[] = [];
   const tally = { compared: 0, exceeded: 0, failed: 0 };

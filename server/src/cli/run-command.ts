@@ -1,8 +1,6 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import type { CodeInfo } from '../core/codes';
-import { checkContract, decodeContract, type CheckResult } from '../core/check';
+import type { CheckResult } from '../core/check';
 import type { Range } from '../core/findings';
 import { instancePath } from '../core/schema-walk';
 import { valueRange, type Path } from '../core/yaml-source';
@@ -13,8 +11,8 @@ import { ScriptedRunner } from '../runtime/runner';
 import { DEFAULT_SETTINGS } from '../settings';
 import { fmtMs, pct } from '../runtime/stats';
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type CommandIO } from './check-command';
-import { diskHost, relativePath } from './check-files';
-import { discoverContracts } from './discover';
+import { diskHost } from './check-files';
+import { findContracts, loadContract, parseCommandArgs, runnable, UsageError, type LoadedContract } from './command-common';
 import { junitWriter, sarifWriter } from './formats';
 import { oneLine } from './formats/text';
 import { FORMATS, type FileReport, type Format, type Report, type ReportCase, type ReportFinding } from './report';
@@ -71,7 +69,6 @@ interface RunArgs {
   updateBaseline: boolean;
 }
 
-class UsageError extends Error {}
 
 function count(name: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;
@@ -80,37 +77,23 @@ function count(name: string, v: string | undefined, min: number): number | undef
 }
 
 function parseRunArgs(args: string[]): RunArgs | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        model: { type: 'string', short: 'm' },
-        quant: { type: 'string', short: 'q' },
-        repeat: { type: 'string' },
-        warmup: { type: 'string' },
-        'no-cache': { type: 'boolean' },
-        free: { type: 'boolean' },
-        'max-tokens': { type: 'string' },
-        offline: { type: 'boolean' },
-        threads: { type: 'string' },
-        format: { type: 'string', short: 'f' },
-        'trace-dir': { type: 'string' },
-        'cache-dir': { type: 'string' },
-        runner: { type: 'string' },
-        'update-baseline': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    const opt = /'([^']+)'/.exec(err.message)?.[1];
-    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option '${opt ?? err.message}'`);
-    if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(/argument missing/.test(err.message) ? `option '${opt}' needs a value` : err.message);
-    throw new UsageError(err.message);
-  }
+  const parsed = parseCommandArgs(args, {
+    model: { type: 'string', short: 'm' },
+    quant: { type: 'string', short: 'q' },
+    repeat: { type: 'string' },
+    warmup: { type: 'string' },
+    'no-cache': { type: 'boolean' },
+    free: { type: 'boolean' },
+    'max-tokens': { type: 'string' },
+    offline: { type: 'boolean' },
+    threads: { type: 'string' },
+    format: { type: 'string', short: 'f' },
+    'trace-dir': { type: 'string' },
+    'cache-dir': { type: 'string' },
+    runner: { type: 'string' },
+    'update-baseline': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  } as const);
   const v = parsed.values;
   if (v.help) return 'help';
   const format = (v.format ?? 'text') as Format;
@@ -158,28 +141,6 @@ const CODE_FOR: Partial<Record<ExampleResult['verdict']['kind'], keyof typeof RU
   error: 'run-error',
 };
 
-interface Loaded {
-  abs: string;
-  file: string;
-  check?: CheckResult;
-  /** A problem reading the file. */
-  unreadable?: string;
-}
-
-function loadContract(abs: string, root: string, host: ReturnType<typeof diskHost>): Loaded {
-  const file = relativePath(root, abs);
-  let bytes: Buffer;
-  try {
-    const st = fs.statSync(abs);
-    if (!st.isFile()) return { abs, file, unreadable: 'not a regular file' };
-    bytes = fs.readFileSync(abs);
-  } catch (e) {
-    return { abs, file, unreadable: `cannot read this file: ${(e as Error).message}` };
-  }
-  const decoded = decodeContract(bytes);
-  if ('finding' in decoded) return { abs, file, unreadable: decoded.finding.message };
-  return { abs, file, check: checkContract(decoded.text, { file: abs, host, coverage: false }) };
-}
 
 /** Creates the model source: the scripted testing aid, or the ModelManager (node-llama-cpp itself is loaded only when a model is). */
 async function makeSource(a: RunArgs, io: CommandIO): Promise<{ source: ModelSource; scorers?: ScorerSource; dispose(): Promise<void> }> {
@@ -237,25 +198,17 @@ export async function runCommand(args: string[], io: CommandIO): Promise<number>
     io.stdout(RUN_USAGE);
     return EXIT_OK;
   }
-  const found = discoverContracts(a.paths, io.cwd);
-  for (const n of found.notes) io.stderr(`contracts run: ${n}\n`);
-  if (found.errors.length) {
-    for (const e of found.errors) io.stderr(`contracts run: ${e}\n`);
-    return EXIT_USAGE;
-  }
-  if (!found.files.length) {
-    io.stderr(`contracts run: no *.contract.yaml files found${a.paths.length ? '' : ' under the current folder'}\n`);
-    return EXIT_ERRORS;
-  }
+  const found = findContracts('run', a.paths, io, { usage: EXIT_USAGE, errors: EXIT_ERRORS });
+  if (found.exit !== undefined) return found.exit;
 
   const host = diskHost(io.cwd);
   const loaded = found.files.map((f) => loadContract(f, io.cwd, host));
-  const runnable = loaded.filter((l) => l.check?.contract && !l.check.findings.some((f) => f.severity === 'error'));
+  const toRun = runnable(loaded);
 
   let made: { source: ModelSource; scorers?: ScorerSource; dispose(): Promise<void> } | undefined;
   const results = new Map<string, ContractRunResult>();
   let drift: RunDrift | undefined;
-  if (runnable.length) {
+  if (toRun.length) {
     try {
       made = await makeSource(a, io);
     } catch (e) {
@@ -270,7 +223,7 @@ export async function runCommand(args: string[], io: CommandIO): Promise<number>
     // Several quantizations: the others run and are compared (budgets.maxDrift); baselines (drift-command.ts).
     drift = new RunDrift({ updateBaseline: a.updateBaseline, ...(a.quant || a.model ? { quantOverride: a.quant ?? a.model } : {}), source: made.source, ...(made.scorers ? { scorers: made.scorers } : {}), root: io.cwd, run: { noCache: a.noCache, free: a.free, ...(a.repeat !== undefined ? { repeat: a.repeat } : {}), ...(a.warmup !== undefined ? { warmup: a.warmup } : {}), ...(a.maxTokens !== undefined ? { maxTokensCap: a.maxTokens } : {}), traceDir, cacheDir } });
     try {
-      for (const l of runnable) {
+      for (const l of toRun) {
         const onProgress = (e: RunProgress) => {
           if (e.kind === 'started' && firstModel) {
             firstModel = false;
@@ -315,13 +268,13 @@ export async function runCommand(args: string[], io: CommandIO): Promise<number>
   return allPass ? EXIT_OK : EXIT_ERRORS;
 }
 
-function emptyResult(l: Loaded): ContractRunResult {
+function emptyResult(l: LoadedContract): ContractRunResult {
   return { contract: l.check?.contract?.contract ?? l.file, file: l.abs, status: 'not-run', quantization: '', decoding: 'constrained', grammarDropped: [], examples: [], judged: 0, passed: 0, budgets: [], cachedCount: 0, warnings: [], wallMs: 0 };
 }
 
 // --- output ------------------------------------------------------------------------------------
 
-function staticFindings(l: Loaded): ReportFinding[] {
+function staticFindings(l: LoadedContract): ReportFinding[] {
   const FILE_START: Range = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
   if (l.unreadable) return [{ code: 'file-unreadable', severity: 'error', message: l.unreadable, range: FILE_START }];
   const c = l.check!;
@@ -365,7 +318,7 @@ function verdictDetails(e: ExampleResult): string {
  * run) are findings; each example is a case. For SARIF, failing examples are findings too, placed
  * on the field of `expected` that differs (or on the example's name).
  */
-function toReport(loaded: Loaded[], results: Map<string, ContractRunResult>, root: string, exampleFindings: boolean, drift?: RunDrift): Report {
+function toReport(loaded: LoadedContract[], results: Map<string, ContractRunResult>, root: string, exampleFindings: boolean, drift?: RunDrift): Report {
   const files: FileReport[] = loaded.map((l): FileReport => {
     const findings = staticFindings(l);
     const r = results.get(l.abs);
@@ -401,7 +354,7 @@ function toReport(loaded: Loaded[], results: Map<string, ContractRunResult>, roo
   return { tool: TOOL, root, files, rules: RUN_CODES };
 }
 
-function render(format: Format, loaded: Loaded[], results: Map<string, ContractRunResult>, io: CommandIO, drift?: RunDrift): string {
+function render(format: Format, loaded: LoadedContract[], results: Map<string, ContractRunResult>, io: CommandIO, drift?: RunDrift): string {
   switch (format) {
     case 'json':
       return JSON.stringify(
@@ -423,7 +376,7 @@ function render(format: Format, loaded: Loaded[], results: Map<string, ContractR
 
 const ANSI = { reset: '\x1b[0m', bold: '\x1b[1m', dim: '\x1b[2m', red: '\x1b[31m', yellow: '\x1b[33m', green: '\x1b[32m' };
 
-function textReport(loaded: Loaded[], results: Map<string, ContractRunResult>, io: CommandIO, drift?: RunDrift): string {
+function textReport(loaded: LoadedContract[], results: Map<string, ContractRunResult>, io: CommandIO, drift?: RunDrift): string {
   const paint = (code: string, s: string) => (io.color ? code + s + ANSI.reset : s);
   const out: string[] = [];
   const tally = { pass: 0, fail: 0, examples: 0, passed: 0 };

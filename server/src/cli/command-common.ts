@@ -1,0 +1,72 @@
+/** What `contracts check`, `run` and `drift` share: argument errors, finding the contracts, reading one. */
+import * as fs from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { checkContract, decodeContract, type CheckResult } from '../core/check';
+import { diskHost, relativePath } from './check-files';
+import { discoverContracts } from './discover';
+
+/** A mistake in the command line: exit 2 with the message. */
+export class UsageError extends Error {}
+
+/** node's parseArgs with its errors turned into UsageErrors that read well. */
+export function parseCommandArgs<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
+  try {
+    return parseArgs({ args, allowPositionals: true, strict: true, options });
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const opt = /'([^']+)'/.exec(err.message)?.[1];
+    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option '${opt ?? err.message}'`);
+    if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(/argument missing/.test(err.message) ? `option '${opt}' needs a value` : err.message);
+    throw new UsageError(err.message);
+  }
+}
+
+export interface FoundContracts {
+  files: string[];
+  /** Exit code when the command should stop here (usage error, nothing found). */
+  exit?: number;
+}
+
+/** Finds the contracts named on the command line, reporting notes and problems on stderr as `contracts <command>: …`. */
+export function findContracts(command: string, paths: string[], io: { cwd: string; stderr(s: string): void }, codes: { usage: number; errors: number }): FoundContracts {
+  const found = discoverContracts(paths, io.cwd);
+  for (const n of found.notes) io.stderr(`contracts ${command}: ${n}\n`);
+  if (found.errors.length) {
+    for (const e of found.errors) io.stderr(`contracts ${command}: ${e}\n`);
+    return { files: [], exit: codes.usage };
+  }
+  if (!found.files.length) {
+    io.stderr(`contracts ${command}: no *.contract.yaml files found${paths.length ? '' : ' under the current folder'}\n`);
+    return { files: [], exit: codes.errors };
+  }
+  return { files: found.files };
+}
+
+export interface LoadedContract {
+  abs: string;
+  file: string;
+  check?: CheckResult;
+  /** A problem reading the file. */
+  unreadable?: string;
+}
+
+/** Reads and checks one contract for running (coverage hints are not needed there). */
+export function loadContract(abs: string, root: string, host: ReturnType<typeof diskHost>): LoadedContract {
+  const file = relativePath(root, abs);
+  let bytes: Buffer;
+  try {
+    const st = fs.statSync(abs);
+    if (!st.isFile()) return { abs, file, unreadable: 'not a regular file' };
+    bytes = fs.readFileSync(abs);
+  } catch (e) {
+    return { abs, file, unreadable: `cannot read this file: ${(e as Error).message}` };
+  }
+  const decoded = decodeContract(bytes);
+  if ('finding' in decoded) return { abs, file, unreadable: decoded.finding.message };
+  return { abs, file, check: checkContract(decoded.text, { file: abs, host, coverage: false }) };
+}
+
+/** Contracts that can run: they were read and have no static error. */
+export function runnable(loaded: LoadedContract[]): LoadedContract[] {
+  return loaded.filter((l) => l.check?.contract && !l.check.findings.some((f) => f.severity === 'error'));
+}
