@@ -172,3 +172,22 @@ test('contracts run samples --model <synthetic tiny Q8_0>: every sample runs, ve
   // Random weights: the run must not claim quality.
   assert.equal(r.code, 1);
 });
+
+test('a model that cannot be had does not stop other contracts that name another model', { timeout: 180_000 }, async () => {
+  const { ensureSpecialistTestModels } = await import('./support/models.js');
+  const specialist = (await ensureSpecialistTestModels()).Q8_0;
+  const own = fs.readFileSync(path.join(ROOT, 'samples', 'specialist-triage.contract.yaml'), 'utf8')
+    .replace(/file: .*\n/, `file: ${JSON.stringify(specialist)}\n`)
+    .replace(/quantizations: .*\n/, 'quantizations: [Q8_0]\n');
+  const missing = own.replace(/  file: .*\n/, '  id: gemma-3-270m-it\n').replace('contract: specialist-triage', 'contract: needs-gemma');
+  // Both orders of discovery: the unavailable one first by name, and last.
+  for (const [first, second] of [['a-gemma', 'b-specialist'], ['b-gemma', 'a-specialist']]) {
+    const dir = workspace({ [`${first}.contract.yaml`]: missing, [`${second}.contract.yaml`]: own });
+    const r = await cli(['run', '--offline', '--format', 'json', '--no-cache', '--cache-dir', path.join(dir, 'c'), '--trace-dir', path.join(dir, 't'), '--threads', '1', dir], dir);
+    const statuses = Object.fromEntries((JSON.parse(r.out) as { contracts: { file: string; result?: { status: string } }[] }).contracts.map((c) => [path.basename(c.file, '.contract.yaml'), c.result?.status]));
+    assert.equal(statuses[first], 'model-unavailable', r.err);
+    assert.notEqual(statuses[second], 'model-unavailable', `${second} was not run: ${r.err}`);
+    assert.equal(r.code, 1);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

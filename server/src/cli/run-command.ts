@@ -218,7 +218,14 @@ export async function runCommand(args: string[], io: CommandIO): Promise<number>
     }
     const traceDir = path.resolve(io.cwd, a.traceDir);
     const cacheDir = path.resolve(io.cwd, a.cacheDir);
-    let unavailable: string | undefined;
+    // A model that could not be had is not tried again for the next contract that names the same one.
+    const unavailable = new Map<string, string>();
+    const modelKey = (l: LoadedContract): string => {
+      const m = l.check!.contract!.model;
+      const quant = a.quant ?? m.quantizations[0] ?? '';
+      if (a.model) return `${a.model}|${quant}`;
+      return m.file ? `${path.resolve(path.dirname(l.abs), m.file.replaceAll('{quant}', quant))}` : `${m.id}|${quant}`;
+    };
     let firstModel = true;
     // Several quantizations: the others run and are compared (budgets.maxDrift); baselines (drift-command.ts).
     drift = new RunDrift({ updateBaseline: a.updateBaseline, ...(a.quant || a.model ? { quantOverride: a.quant ?? a.model } : {}), source: made.source, ...(made.scorers ? { scorers: made.scorers } : {}), root: io.cwd, run: { noCache: a.noCache, free: a.free, ...(a.repeat !== undefined ? { repeat: a.repeat } : {}), ...(a.warmup !== undefined ? { warmup: a.warmup } : {}), ...(a.maxTokens !== undefined ? { maxTokensCap: a.maxTokens } : {}), traceDir, cacheDir } });
@@ -230,9 +237,9 @@ export async function runCommand(args: string[], io: CommandIO): Promise<number>
             io.stderr(`contracts run: model ${e.model}\n`);
           }
         };
-        // Once the model could not be had, the other contracts would fail the same way.
-        const r: ContractRunResult = unavailable
-          ? { ...emptyResult(l), status: 'model-unavailable', reason: unavailable }
+        const key = modelKey(l);
+        const r: ContractRunResult = unavailable.has(key)
+          ? { ...emptyResult(l), status: 'model-unavailable', reason: `the same model could not be had for an earlier contract: ${unavailable.get(key)!.split('\n')[0]}` }
           : await runContract(l.check!, {
               source: made.source,
               file: l.abs,
@@ -246,9 +253,10 @@ export async function runCommand(args: string[], io: CommandIO): Promise<number>
               cacheDir,
               onProgress,
             });
-        if (r.status === 'model-unavailable' && !unavailable && !a.runner) {
-          unavailable = r.reason ?? 'the model could not be had';
-          io.stderr(`contracts run: cannot get the model: ${unavailable}\ncontracts run: pass --model FILE to run with a GGUF file you have; the static checks below still ran.\n`);
+        if (r.status === 'model-unavailable' && !unavailable.has(key) && !a.runner) {
+          const reason = r.reason ?? 'the model could not be had';
+          unavailable.set(key, reason);
+          io.stderr(`contracts run: cannot get the model: ${reason}\ncontracts run: pass --model FILE to run with a GGUF file you have; the static checks below still ran.\n`);
         }
         results.set(l.abs, r);
         await drift.after(l.check!, l.abs, r);
