@@ -1,7 +1,7 @@
 import { discoverContracts } from './discover';
 import { writerFor } from './formats';
 import { checkFilesParallel } from './parallel';
-import { parseCommandArgs, UsageError } from './command-common';
+import { parseCommandArgs, parseOrExit, UsageError } from './command-common';
 import { FORMATS, sortReport, summarize, type Format, type Report } from './report';
 import { TOOL } from './tool';
 
@@ -90,18 +90,8 @@ export async function buildCheckReport(
  * Returns the exit code; never calls process.exit, so output is never cut short.
  */
 export async function checkCommand(args: string[], io: CommandIO): Promise<number> {
-  let opts: CheckOptions | 'help';
-  try {
-    opts = parseCheckArgs(args);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    io.stderr(`contracts check: ${e.message}\nRun 'contracts check --help' for usage.\n`);
-    return EXIT_USAGE;
-  }
-  if (opts === 'help') {
-    io.stdout(CHECK_USAGE);
-    return EXIT_OK;
-  }
+  const opts = parseOrExit('check', args, parseCheckArgs, CHECK_USAGE, io, { ok: EXIT_OK, usage: EXIT_USAGE });
+  if (typeof opts === 'number') return opts;
   const { report, errors, notes } = await buildCheckReport(opts.paths, io.cwd, { ...opts, workerScript: io.workerScript });
   for (const n of notes) io.stderr(`contracts check: ${n}\n`);
   if (errors.length) {

@@ -21,6 +21,26 @@ export function parseCommandArgs<O extends NonNullable<ParseArgsConfig['options'
   }
 }
 
+/**
+ * Parses a command's arguments: the parsed value, or the exit code when the command should stop
+ * here (a usage error, printed with a pointer to --help: 2; --help printed: 0).
+ */
+export function parseOrExit<A>(command: string, args: string[], parse: (args: string[]) => A | 'help', usage: string, io: { stdout(s: string): void; stderr(s: string): void }, codes: { ok: number; usage: number }): A | number {
+  let a: A | 'help';
+  try {
+    a = parse(args);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    io.stderr(`contracts ${command}: ${e.message}\nRun 'contracts ${command} --help' for usage.\n`);
+    return codes.usage;
+  }
+  if (a === 'help') {
+    io.stdout(usage);
+    return codes.ok;
+  }
+  return a;
+}
+
 export interface FoundContracts {
   files: string[];
   /** Exit code when the command should stop here (usage error, nothing found). */

@@ -19,7 +19,7 @@ import { fmtMs } from '../runtime/stats';
 import { DEFAULT_SETTINGS } from '../settings';
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type CommandIO } from './check-command';
 import { diskHost, relativePath } from './check-files';
-import { findContracts, loadContract, parseCommandArgs, runnable, UsageError, type LoadedContract } from './command-common';
+import { findContracts, loadContract, parseCommandArgs, parseOrExit, runnable, UsageError, type LoadedContract } from './command-common';
 import { junitWriter, sarifWriter } from './formats';
 import { oneLine } from './formats/text';
 import { FORMATS, type FileReport, type Format, type Report, type ReportCase, type ReportFinding } from './report';
@@ -230,18 +230,8 @@ interface Outcome {
 }
 
 export async function driftCommand(args: string[], io: CommandIO): Promise<number> {
-  let a: DriftArgs | 'help';
-  try {
-    a = parseDriftArgs(args);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    io.stderr(`contracts drift: ${e.message}\nRun 'contracts drift --help' for usage.\n`);
-    return EXIT_USAGE;
-  }
-  if (a === 'help') {
-    io.stdout(DRIFT_USAGE);
-    return EXIT_OK;
-  }
+  const a = parseOrExit('drift', args, parseDriftArgs, DRIFT_USAGE, io, { ok: EXIT_OK, usage: EXIT_USAGE });
+  if (typeof a === 'number') return a;
   const found = findContracts('drift', a.paths, io, { usage: EXIT_USAGE, errors: EXIT_ERRORS });
   if (found.exit !== undefined) return found.exit;
   const host = diskHost(io.cwd);

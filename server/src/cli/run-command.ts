@@ -12,7 +12,7 @@ import { DEFAULT_SETTINGS } from '../settings';
 import { fmtMs, pct } from '../runtime/stats';
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type CommandIO } from './check-command';
 import { diskHost } from './check-files';
-import { findContracts, loadContract, parseCommandArgs, runnable, UsageError, type LoadedContract } from './command-common';
+import { findContracts, loadContract, parseCommandArgs, parseOrExit, runnable, UsageError, type LoadedContract } from './command-common';
 import { junitWriter, sarifWriter } from './formats';
 import { oneLine } from './formats/text';
 import { FORMATS, type FileReport, type Format, type Report, type ReportCase, type ReportFinding } from './report';
@@ -186,18 +186,8 @@ async function makeSource(a: RunArgs, io: CommandIO): Promise<{ source: ModelSou
 }
 
 export async function runCommand(args: string[], io: CommandIO): Promise<number> {
-  let a: RunArgs | 'help';
-  try {
-    a = parseRunArgs(args);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    io.stderr(`contracts run: ${e.message}\nRun 'contracts run --help' for usage.\n`);
-    return EXIT_USAGE;
-  }
-  if (a === 'help') {
-    io.stdout(RUN_USAGE);
-    return EXIT_OK;
-  }
+  const a = parseOrExit('run', args, parseRunArgs, RUN_USAGE, io, { ok: EXIT_OK, usage: EXIT_USAGE });
+  if (typeof a === 'number') return a;
   const found = findContracts('run', a.paths, io, { usage: EXIT_USAGE, errors: EXIT_ERRORS });
   if (found.exit !== undefined) return found.exit;
 
