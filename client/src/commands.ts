@@ -8,7 +8,8 @@ import type { Ctx } from './ctx';
 import { ServerUnavailableError } from './ctx';
 import { ClientCommands, LANGUAGE_ID, ServerOptionalCommands, SETTINGS_SECTION } from './ids';
 import { threadsText } from './model-status';
-import { comparisonMarkdown, reportMarkdown, summaryLine } from './report';
+import { CompareQuantizationsRequest } from '../../server/src/protocol';
+import { reportMarkdown, summaryLine } from './report';
 import type { ResultsMemory } from './results-memory';
 import type { Runs } from './runs';
 import { CONTRACT_EXCLUDE_GLOB, CONTRACT_GLOB, exampleAtLine, isWalkedContract, outlineOf, runExampleParams, runFileParams } from './run-args';
@@ -130,9 +131,22 @@ export class Commands implements vscode.Disposable {
       );
       if (go !== 'Run Anyway') return;
     }
-    // No quantization in the request: the server runs every quantization the contract lists.
-    const res = await this.runs.run(runFileParams(doc.uri.toString()), `Compare quantizations of ${path.basename(doc.fileName)}`, { quiet: true });
-    if (res) await openMarkdown(comparisonMarkdown(res));
+    // The server runs every listed quantization, compares each candidate with the reference and
+    // shows the result as lenses, diagnostics and hovers; the summary lines come back here.
+    if (!this.runs.trusted()) return;
+    const title = `Compare quantizations of ${path.basename(doc.fileName)}`;
+    const res = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Prompt Contracts: ${title}`, cancellable: true }, async (_p, token) => {
+      try {
+        return await this.ctx.request(CompareQuantizationsRequest, { uri: doc.uri.toString() }, token);
+      } catch (e) {
+        this.runs.explain(title, e);
+        return undefined;
+      }
+    });
+    if (!res) return;
+    for (const line of res.lines) this.ctx.output.info(`${path.basename(doc.fileName)}: ${line}`);
+    const text = res.lines.length ? res.lines.join(' — ') : res.reason ?? res.status;
+    void (res.status === 'exceeded' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage)(`Prompt Contracts: ${text}`);
   }
 
   private async showReport(): Promise<void> {

@@ -4,7 +4,7 @@
  * Everything else is plain LSP. Settings travel through `workspace/configuration` (section
  * `contracts`, schema in server/src/settings.ts) and `workspace/didChangeConfiguration`.
  */
-import { NotificationType, RequestType, type WorkDoneProgressParams } from 'vscode-languageserver-protocol';
+import { NotificationType, RequestType, type ProgressToken, type WorkDoneProgressParams } from 'vscode-languageserver-protocol';
 
 export { CONTRACT_LANGUAGE_ID } from './names';
 
@@ -141,6 +141,35 @@ export interface WorkspaceTrustParams {
 
 /** client → server: the workspace's trust changed (e.g. the user granted it). Untrusting stops runs and unloads models. */
 export const WorkspaceTrustNotification = new NotificationType<WorkspaceTrustParams>('contracts/workspaceTrust');
+
+// --- comparing quantizations (drift) ---------------------------------------------------------------
+
+export interface CompareQuantizationsParams {
+  /** The contract document. */
+  uri: string;
+  /** Ignore cached outputs (and so measure latency). */
+  noCache?: boolean;
+  /** Report progress on this token instead of one the server creates. */
+  workDoneToken?: ProgressToken;
+}
+
+export interface CompareQuantizationsResult {
+  uri: string;
+  /** ok | exceeded | not-run | error | cancelled */
+  status: string;
+  /** One line per candidate, as its code lens reads (`⇄ Q4_0 vs Q8_0: 2/12 differ · …`). */
+  lines: string[];
+  reason?: string;
+}
+
+/**
+ * client → server: runs every quantization the contract lists, compares each candidate with the
+ * reference (answers, teacher-forced token agreement, latency, size) and against the committed
+ * baseline; cancellable, with work-done progress. The results show as a lens on
+ * `model.quantizations`, information diagnostics on drifting examples, an error when
+ * `budgets.maxDrift` is exceeded, and hovers with both outputs — until the document changes.
+ */
+export const CompareQuantizationsRequest = new RequestType<CompareQuantizationsParams, CompareQuantizationsResult, void>('contracts/compareQuantizations');
 
 // --- settings ---------------------------------------------------------------------------------
 

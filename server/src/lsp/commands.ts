@@ -1,7 +1,7 @@
 import { ErrorCodes, ResponseError, type CancellationToken, type ExecuteCommandParams } from 'vscode-languageserver/node';
-import { Commands, RunProgressNotification, type RunExamplesParams, type RunExamplesResult } from '../protocol';
+import { Commands, RunProgressNotification, type CompareQuantizationsParams, type CompareQuantizationsResult, type RunExamplesParams, type RunExamplesResult } from '../protocol';
 import type { ServerContext } from './context';
-import type { RunRequest } from './runner';
+import type { CompareRequest, RunRequest } from './runner';
 import { uriToPath } from './workspace';
 
 export const COMMANDS: string[] = Object.values(Commands);
@@ -38,4 +38,19 @@ export function executeCommand(ctx: ServerContext, params: ExecuteCommandParams,
   if (params.command === Commands.runAll) return runExamples(ctx, { uri: arg.uri }, token);
   if (typeof arg.example !== 'string') return Promise.reject(new ResponseError(ErrorCodes.InvalidParams, `${Commands.runExample} needs an argument { uri, example }`));
   return runExamples(ctx, { uri: arg.uri, examples: [arg.example] }, token);
+}
+
+/** `contracts/compareQuantizations`: drift between the contract's quantizations, on the open document. */
+export async function compareQuantizations(ctx: ServerContext, params: CompareQuantizationsParams, token: CancellationToken): Promise<CompareQuantizationsResult> {
+  if (!params || typeof params.uri !== 'string') throw new ResponseError(ErrorCodes.InvalidParams, 'contracts/compareQuantizations needs { uri }');
+  const a = ctx.docs.analysisOf(params.uri);
+  if (!a) throw new ResponseError(ErrorCodes.InvalidParams, `${params.uri} is not an open contract`);
+  if (!ctx.comparer) throw new ResponseError(ErrorCodes.InternalError, 'this server runs without a model runtime');
+  if (a.result.findings.some((f) => f.severity === 'error') || !a.result.contract) return { uri: a.uri, status: 'not-run', lines: [], reason: 'the contract has static errors; fix them before comparing' };
+  const file = uriToPath(a.uri);
+  const request: CompareRequest = { params, check: a.result, settings: ctx.settings.current };
+  if (file) request.file = file;
+  const root = ctx.workspace.rootFor(file);
+  if (root) request.workspaceRoot = root;
+  return ctx.comparer.compare(request, abortSignal(token));
 }

@@ -1,7 +1,8 @@
 import type { Connection } from 'vscode-languageserver/node';
 import type { ResultsStore } from '../core/results-store';
 import type { ContractDocuments } from './documents';
-import type { ExampleRunner } from './runner';
+import type { DriftStore } from './drift-store';
+import type { ExampleRunner, QuantizationComparer } from './runner';
 import type { SettingsStore } from './settings';
 import type { Workspace } from './workspace';
 
@@ -13,4 +14,8 @@ export interface ServerContext {
   workspace: Workspace;
   results: ResultsStore;
   runner: ExampleRunner;
+  /** Compares quantizations (absent when a test replaces the runner). */
+  comparer?: QuantizationComparer;
+  /** The last comparison of each document. */
+  drift: DriftStore;
 }

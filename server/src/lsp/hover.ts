@@ -12,8 +12,9 @@ export function hover(ctx: ServerContext, params: HoverParams): Hover | null {
   // With run views the last run gets its own section (state, timings, output); the core's one-line summary is for stores without them.
   const h = hoverAt(r, offset, runs ? { uri: a.uri } : { uri: a.uri, results: ctx.results });
   const run = runHoverAt(r, offset, runs);
-  if (!h && !run) return null;
-  const markdown = [h?.markdown, run?.markdown].filter((m): m is string => m !== undefined).join('\n\n---\n\n');
-  const [start, end] = h ? [h.start, h.end] : [run!.start, run!.end];
+  const drift = ctx.drift.viewOf(a.uri, r)?.hover(offset);
+  if (!h && !run && !drift) return null;
+  const markdown = [h?.markdown, run?.markdown, drift].filter((m): m is string => m !== undefined).join('\n\n---\n\n');
+  const [start, end] = h ? [h.start, h.end] : run ? [run.start, run.end] : [offset, offset];
   return { contents: { kind: MarkupKind.Markdown, value: markdown }, range: r.lines.range(start, end) };
 }

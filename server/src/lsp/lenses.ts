@@ -9,7 +9,8 @@ export function lenses(ctx: ServerContext, params: CodeLensParams): CodeLens[] |
   if (!a) return null;
   const r = a.result;
   const runs = ctx.results.runsOf?.(a.uri, r);
-  return codeLenses(r).map((l) => {
+  const drift: CodeLens[] = (ctx.drift.viewOf(a.uri, r)?.lenses ?? []).map((l) => ({ range: r.lines.range(l.start, l.end), command: { title: l.title, command: '', tooltip: l.tooltip } }));
+  return [...drift, ...codeLenses(r).map((l) => {
     const range = r.lines.range(l.start, l.end);
     if (l.action.kind === 'runAll') {
       const args: RunAllArgs = { uri: a.uri };
@@ -20,5 +21,5 @@ export function lenses(ctx: ServerContext, params: CodeLensParams): CodeLens[] |
     const view = runs?.examples.get(l.action.example);
     const title = view ? exampleLensTitle(view) : l.title;
     return { range, command: { title, command: Commands.runExample, arguments: [args], ...(view ? { tooltip: 'Run this example again' } : {}) } };
-  });
+  })];
 }

@@ -2,12 +2,17 @@ import * as path from 'node:path';
 import { LSPErrorCodes, ResponseError, type Connection, type Disposable, type ProgressToken, type WorkDoneProgressReporter } from 'vscode-languageserver/node';
 import type { ExampleRun, RunResults } from '../core/results-store';
 import { exampleLensTitle } from '../core/run-findings';
-import { ContractsErrorCodes, ModelStatusNotification, type ExampleRunResult, type ModelStatus, type RunExamplesResult, type RunProgressParams } from '../protocol';
+import { ContractsErrorCodes, ModelStatusNotification, type CompareQuantizationsResult, type ExampleRunResult, type ModelStatus, type RunExamplesResult, type RunProgressParams } from '../protocol';
 import { runContract, type ContractRunResult, type ExampleResult, type ModelSource, type ResolvedRunnerModel, type RunProgress } from '../runtime/engine';
 import { llamaSource } from '../runtime/llama-runner';
 import { ModelManager, type ModelStatus as ManagerStatus } from '../runtime/models';
 import type { Settings } from '../settings';
-import type { ExampleRunner, RunRequest } from './runner';
+import type { CompareRequest, ExampleRunner, QuantizationComparer, RunRequest } from './runner';
+import type { DriftStore } from './drift-store';
+import { driftView, type BaselineViewData } from '../core/drift-view';
+import { runDrift, type ScorerSource } from '../runtime/drift';
+import { llamaScorers } from '../runtime/drift/llama';
+import { checkAgainstBaseline } from '../runtime/drift/baseline-file';
 
 export const UNTRUSTED_MESSAGE =
   'Examples are not run in an untrusted workspace: running one would load a model file and write traces where the workspace says. Trust the workspace to run examples; contracts are still checked.';
@@ -19,6 +24,8 @@ export interface RunServiceOptions {
   source?: (settings: Settings) => ModelSource;
   /** The results of `uri` changed: republish its diagnostics, refresh lenses. */
   changed(uri: string): void;
+  /** Where quantization comparisons are kept for lenses, diagnostics and hovers. */
+  drift?: DriftStore;
 }
 
 /** The protocol's model status (the client's status bar) from the ModelManager's. */
@@ -99,7 +106,7 @@ export function modelContext(s: Settings): unknown {
  * AbortSignal), results filed in the store as each example finishes, model status forwarded as
  * `contracts/modelStatus`. In an untrusted workspace it refuses before anything is loaded.
  */
-export class RunService implements ExampleRunner {
+export class RunService implements ExampleRunner, QuantizationComparer {
   private trusted = true;
   private llama: { manager: ModelManager; source: ModelSource; settings: string; status: Disposable; events: Disposable } | undefined;
   private scripted: { source: ModelSource; settings: string } | undefined;
@@ -238,6 +245,51 @@ export class RunService implements ExampleRunner {
         throw new ResponseError(LSPErrorCodes.RequestCancelled, `the run was cancelled after ${done} of ${total} example${total === 1 ? '' : 's'}; finished results are kept`);
       }
       return toRunExamplesResult(uri, result, selected);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      this.inflight.delete(controller);
+      reporter?.done();
+    }
+  }
+
+  /** Runs every listed quantization and compares the candidates with the reference (drift). */
+  async compare(req: CompareRequest, signal: AbortSignal): Promise<CompareQuantizationsResult> {
+    if (!this.trusted) throw new ResponseError(ContractsErrorCodes.WorkspaceUntrusted, UNTRUSTED_MESSAGE);
+    const { params, check, settings } = req;
+    const uri = params.uri;
+    const controller = new AbortController();
+    const onAbort = () => controller.abort();
+    if (signal.aborted) controller.abort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    this.inflight.add(controller);
+    let reporter: ProgressReporter | undefined;
+    try {
+      reporter = await ProgressReporter.create(this.opts.connection, `Prompt Contracts: compare quantizations of ${check.contract?.contract ?? 'contract'}`, () => controller.abort(), params.workDoneToken);
+      const source = this.sourceFor(settings, req.workspaceRoot);
+      const manager = this.llama?.manager;
+      const scorers: ScorerSource | undefined = manager ? llamaScorers(manager) : undefined;
+      const traceDir = resolveDir(settings.traceDir, req.workspaceRoot);
+      const cacheDir = settings.useCache ? resolveDir(settings.cacheDir, req.workspaceRoot) : undefined;
+      const progressOf = reporter;
+      const drift = await runDrift(check, {
+        source,
+        ...(scorers ? { scorers } : {}),
+        ...(req.file ? { file: req.file } : {}),
+        noCache: params.noCache === true,
+        signal: controller.signal,
+        ...(traceDir ? { traceDir } : {}),
+        ...(cacheDir ? { cacheDir } : {}),
+        onProgress: (m) => progressOf.report(m),
+      });
+      let baseline: BaselineViewData | undefined;
+      if (req.file) {
+        const b = await checkAgainstBaseline(check, req.file, Object.values(drift.runs));
+        baseline = b.status === 'compared' ? { status: 'compared', comparison: b.comparison } : b.status === 'invalid' ? { status: 'invalid', message: b.message, file: b.file } : { status: 'missing' };
+      }
+      this.opts.drift?.set(uri, check.text, drift, baseline);
+      this.opts.changed(uri);
+      const view = driftView(check, drift, baseline);
+      return { uri, status: drift.status, lines: view.lenses.map((l) => l.title), ...(drift.status === 'not-run' || drift.status === 'error' ? { reason: drift.candidates.map((c) => c.message).filter(Boolean).join('; ') || drift.status } : {}) };
     } finally {
       signal.removeEventListener('abort', onAbort);
       this.inflight.delete(controller);

@@ -1,5 +1,5 @@
 import type { CheckResult } from '../core/check';
-import type { RunExamplesParams, RunExamplesResult, RunProgressParams } from '../protocol';
+import type { CompareQuantizationsParams, CompareQuantizationsResult, RunExamplesParams, RunExamplesResult, RunProgressParams } from '../protocol';
 import type { Settings } from '../settings';
 
 /** One run request, with the server's cached check of the document's current version. */
@@ -20,4 +20,14 @@ export interface RunRequest {
  */
 export interface ExampleRunner {
   run(request: RunRequest, signal: AbortSignal, progress: (p: RunProgressParams) => void): Promise<RunExamplesResult>;
+}
+
+/** One comparison request (drift between the contract's quantizations). */
+export interface CompareRequest extends Omit<RunRequest, 'params'> {
+  params: CompareQuantizationsParams;
+}
+
+/** Compares a contract's quantizations (the RunService does; a test runner may not). */
+export interface QuantizationComparer {
+  compare(request: CompareRequest, signal: AbortSignal): Promise<CompareQuantizationsResult>;
 }

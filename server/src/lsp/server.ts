@@ -8,10 +8,11 @@ import {
 } from 'vscode-languageserver/node';
 import { RunResults, type ResultsStore } from '../core/results-store';
 import { runFindings } from '../core/run-findings';
-import { RunExamplesRequest, WorkspaceTrustNotification, type ServerInitializationOptions } from '../protocol';
+import { CompareQuantizationsRequest, RunExamplesRequest, WorkspaceTrustNotification, type ServerInitializationOptions } from '../protocol';
 import type { ModelSource } from '../runtime/engine';
 import type { Settings } from '../settings';
-import { COMMANDS, executeCommand, runExamples } from './commands';
+import { COMMANDS, compareQuantizations, executeCommand, runExamples } from './commands';
+import { DriftStore } from './drift-store';
 import { completion, COMPLETION_TRIGGERS } from './completion';
 import type { ServerContext } from './context';
 import { DiagnosticsScheduler } from './diagnostics';
@@ -46,9 +47,10 @@ export function startServer(connection: Connection, opts: ServerOptions = {}): S
   const docs = new ContractDocuments(() => settings.current, workspace);
   const store = new RunResults(() => modelContext(settings.current));
   const results = opts.results ?? store;
-  const runs = opts.runner ? undefined : new RunService({ connection, results: store, ...(opts.modelSource ? { source: opts.modelSource } : {}), changed: (uri) => resultsChanged(uri) });
-  const ctx: ServerContext = { connection, docs, settings, workspace, results, runner: opts.runner ?? runs! };
-  const diagnostics = new DiagnosticsScheduler(connection, docs, opts.arrived, () => settings.current.debounceMs, (a) => runFindings(a.result, results.runsOf?.(a.uri, a.result)));
+  const drift = new DriftStore();
+  const runs = opts.runner ? undefined : new RunService({ connection, results: store, drift, ...(opts.modelSource ? { source: opts.modelSource } : {}), changed: (uri) => resultsChanged(uri) });
+  const ctx: ServerContext = { connection, docs, settings, workspace, results, runner: opts.runner ?? runs!, ...(runs ? { comparer: runs } : {}), drift };
+  const diagnostics = new DiagnosticsScheduler(connection, docs, opts.arrived, () => settings.current.debounceMs, (a) => [...runFindings(a.result, results.runsOf?.(a.uri, a.result)), ...(drift.viewOf(a.uri, a.result)?.findings ?? [])]);
   let dynamicConfiguration = false;
   let dynamicWatchers = false;
   let folderEvents = false;
@@ -166,6 +168,7 @@ export function startServer(connection: Connection, opts: ServerOptions = {}): S
   connection.onCodeLens(guard('codeLens', (p) => lenses(ctx, p)));
   connection.onExecuteCommand((p, token) => executeCommand(ctx, p, token));
   connection.onRequest(RunExamplesRequest, (p, token) => runExamples(ctx, p, token));
+  connection.onRequest(CompareQuantizationsRequest, (p, token) => compareQuantizations(ctx, p, token));
   connection.onNotification(WorkspaceTrustNotification, (p) => runs?.setTrusted(p?.trusted === true));
 
   docs.documents.listen(connection);
