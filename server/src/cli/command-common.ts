@@ -2,6 +2,8 @@
 import * as fs from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { checkContract, decodeContract, type CheckResult } from '../core/check';
+import type { DownloadProgress, ModelManagerOptions } from '../runtime/models';
+import { DEFAULT_SETTINGS } from '../settings';
 import { diskHost, relativePath } from './check-files';
 import { discoverContracts } from './discover';
 
@@ -89,4 +91,29 @@ export function loadContract(abs: string, root: string, host: ReturnType<typeof 
 /** Contracts that can run: they were read and have no static error. */
 export function runnable(loaded: LoadedContract[]): LoadedContract[] {
   return loaded.filter((l) => l.check?.contract && !l.check.findings.some((f) => f.severity === 'error'));
+}
+
+/**
+ * How `contracts run` and `drift` set up the model manager: settings from the flags, llama.cpp's
+ * errors (and warnings worth reading) on stderr, download progress every 10%.
+ */
+export function cliModelSetup(command: string, flags: { threads?: number; offline?: boolean }, io: { cwd: string; stderr(s: string): void }): { manager: ModelManagerOptions; onProgress: (p: DownloadProgress) => void } {
+  const settings = { ...DEFAULT_SETTINGS, ...(flags.threads !== undefined ? { threads: flags.threads } : {}), ...(flags.offline ? { allowDownload: false } : {}), idleUnloadSeconds: 0 };
+  let lastPct = -1;
+  return {
+    manager: {
+      settings,
+      workspaceRoot: io.cwd,
+      log: (level, message) => {
+        if (level === 'error' || (level === 'warn' && !/full-size SWA cache|control-looking token/.test(message))) io.stderr(`contracts ${command}: ${message}\n`);
+      },
+    },
+    onProgress: (p) => {
+      const done = p.percent === undefined ? undefined : Math.floor(p.percent / 10) * 10;
+      if (done !== undefined && done !== lastPct) {
+        lastPct = done;
+        io.stderr(`contracts ${command}: downloading the model: ${done}%\n`);
+      }
+    },
+  };
 }

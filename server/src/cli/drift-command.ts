@@ -16,10 +16,9 @@ export { llamaScorers } from '../runtime/drift/llama';
 import { disposeSharedLlama } from '../runtime/models';
 import { ScriptedRunner, type Script } from '../runtime/runner';
 import { fmtMs } from '../runtime/stats';
-import { DEFAULT_SETTINGS } from '../settings';
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type CommandIO } from './check-command';
 import { diskHost, relativePath } from './check-files';
-import { findContracts, loadContract, parseCommandArgs, parseOrExit, runnable, UsageError, type LoadedContract } from './command-common';
+import { cliModelSetup, findContracts, loadContract, parseCommandArgs, parseOrExit, runnable, UsageError, type LoadedContract } from './command-common';
 import { junitWriter, sarifWriter } from './formats';
 import { oneLine } from './formats/text';
 import { FORMATS, type FileReport, type Format, type Report, type ReportCase, type ReportFinding } from './report';
@@ -191,28 +190,8 @@ function makeModels(a: DriftArgs, io: CommandIO): Models {
       throw new UsageError(`cannot read the script ${file}: ${(e as Error).message}`);
     }
   }
-  const settings = { ...DEFAULT_SETTINGS, ...(a.threads !== undefined ? { threads: a.threads } : {}), ...(a.offline ? { allowDownload: false } : {}), idleUnloadSeconds: 0 };
-  let lastPct = -1;
-  const m = llamaDriftModels(
-    {
-      settings,
-      workspaceRoot: io.cwd,
-      log: (level, message) => {
-        if (level === 'error' || (level === 'warn' && !/full-size SWA cache|control-looking token/.test(message))) io.stderr(`contracts drift: ${message}\n`);
-      },
-    },
-    {
-      resolve: {
-        onProgress: (p) => {
-          const done = p.percent === undefined ? undefined : Math.floor(p.percent / 10) * 10;
-          if (done !== undefined && done !== lastPct) {
-            lastPct = done;
-            io.stderr(`contracts drift: downloading the model: ${done}%\n`);
-          }
-        },
-      },
-    },
-  );
+  const setup = cliModelSetup('drift', a, io);
+  const m = llamaDriftModels(setup.manager, { resolve: { onProgress: setup.onProgress } });
   return {
     source: m.source,
     ...(a.agreement ? { scorers: m.scorers } : {}),

@@ -8,11 +8,10 @@ import { runContract, scriptedSource, type ContractRunResult, type ExampleResult
 import { llamaSource } from '../runtime/llama-runner';
 import { disposeSharedLlama, ModelManager } from '../runtime/models';
 import { ScriptedRunner } from '../runtime/runner';
-import { DEFAULT_SETTINGS } from '../settings';
 import { fmtMs, pct } from '../runtime/stats';
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type CommandIO } from './check-command';
 import { diskHost } from './check-files';
-import { findContracts, loadContract, parseCommandArgs, parseOrExit, runnable, UsageError, type LoadedContract } from './command-common';
+import { cliModelSetup, findContracts, loadContract, parseCommandArgs, parseOrExit, runnable, UsageError, type LoadedContract } from './command-common';
 import { junitWriter, sarifWriter } from './formats';
 import { oneLine } from './formats/text';
 import { FORMATS, type FileReport, type Format, type Report, type ReportCase, type ReportFinding } from './report';
@@ -154,26 +153,11 @@ async function makeSource(a: RunArgs, io: CommandIO): Promise<{ source: ModelSou
     }
     return { source: scriptedSource(runner), dispose: async () => {} };
   }
-  const settings = { ...DEFAULT_SETTINGS, ...(a.threads !== undefined ? { threads: a.threads } : {}), ...(a.offline ? { allowDownload: false } : {}), idleUnloadSeconds: 0 };
-  const manager = new ModelManager({
-    settings,
-    workspaceRoot: io.cwd,
-    log: (level, message) => {
-      if (level === 'error' || (level === 'warn' && !/full-size SWA cache|control-looking token/.test(message))) io.stderr(`contracts run: ${message}\n`);
-    },
-  });
-  let lastPct = -1;
+  const setup = cliModelSetup('run', a, io);
+  const manager = new ModelManager(setup.manager);
   const source = llamaSource(manager, {
     ...(a.model ? { modelOverride: a.model, modelOverrideBaseDir: io.cwd } : {}),
-    resolve: {
-      onProgress: (p) => {
-        const pctDone = p.percent === undefined ? undefined : Math.floor(p.percent / 10) * 10;
-        if (pctDone !== undefined && pctDone !== lastPct) {
-          lastPct = pctDone;
-          io.stderr(`contracts run: downloading the model: ${pctDone}%\n`);
-        }
-      },
-    },
+    resolve: { onProgress: setup.onProgress },
   });
   return {
     source,
