@@ -515,6 +515,12 @@ export class RunDrift {
     } else entry.baseline = await checkAgainstBaseline(check, file, runs);
   }
 
+  /** The engine's results of every quantization that ran for this contract (the HTML report's drift matrix). */
+  runs(file: string): import('../runtime/engine').ContractRunResult[] | undefined {
+    const d = this.entries.get(file)?.drift;
+    return d ? Object.values(d.runs) : undefined;
+  }
+
   /** True when a candidate exceeded budgets.maxDrift (the contract fails). */
   failed(file: string): boolean {
     return this.entries.get(file)?.drift?.status === 'exceeded' || !!this.entries.get(file)?.writeError;

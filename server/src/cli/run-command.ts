@@ -17,6 +17,7 @@ import { oneLine } from './formats/text';
 import { FORMATS, type FileReport, type Format, type Report, type ReportCase, type ReportFinding } from './report';
 import { TOOL } from './tool';
 import { llamaScorers, RunDrift } from './drift-command';
+import { reportPathProblem, runReportModel, writeHtmlReport } from './html-report';
 import type { ScorerSource } from '../runtime/drift';
 
 export const RUN_USAGE = `Usage: contracts run [options] [paths...]
@@ -40,6 +41,9 @@ Options:
       --offline            never download a model
       --threads <n>        CPU threads (default: the number of physical cores)
   -f, --format <text|json|junit|sarif>  output format (default: text)
+      --report <FILE.html> also write a self-contained HTML report there: latency histograms
+                           per quantization (p50/p95, budgets), time to first token, tokens/s,
+                           failing fields by verdict, the drift matrix; no network, no script
       --trace-dir <DIR>    where traces go (default: .contracts/traces)
       --cache-dir <DIR>    where cached outputs go (default: .contracts/cache)
       --runner scripted:<FILE>  testing aid: answer from a JSON script instead of a model
@@ -66,6 +70,8 @@ interface RunArgs {
   cacheDir: string;
   runner?: string;
   updateBaseline: boolean;
+  /** --report: where the HTML report goes. */
+  report?: string;
 }
 
 
@@ -91,6 +97,7 @@ function parseRunArgs(args: string[]): RunArgs | 'help' {
     'cache-dir': { type: 'string' },
     runner: { type: 'string' },
     'update-baseline': { type: 'boolean' },
+    report: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   } as const);
   const v = parsed.values;
@@ -101,6 +108,7 @@ function parseRunArgs(args: string[]): RunArgs | 'help' {
   if (v.runner !== undefined && v.model !== undefined) throw new UsageError('--runner and --model cannot be combined');
   if (v.quant !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(v.quant)) throw new UsageError(`--quant takes a quantization name such as Q8_0, not '${v.quant}'`);
   if (v.model !== undefined && !v.model.trim()) throw new UsageError('--model needs a file path or URI');
+  if (v.report !== undefined && !v.report.trim()) throw new UsageError('--report needs a file name (FILE.html)');
   if (v['update-baseline'] && (v.quant !== undefined || v.model !== undefined)) throw new UsageError('--update-baseline records every quantization a contract lists; it cannot be combined with --quant or --model');
   return {
     paths: parsed.positionals,
@@ -118,6 +126,7 @@ function parseRunArgs(args: string[]): RunArgs | 'help' {
     cacheDir: v['cache-dir'] ?? '.contracts/cache',
     runner: v.runner,
     updateBaseline: !!v['update-baseline'],
+    ...(v.report !== undefined ? { report: v.report } : {}),
   };
 }
 
@@ -172,6 +181,12 @@ async function makeSource(a: RunArgs, io: CommandIO): Promise<{ source: ModelSou
 export async function runCommand(args: string[], io: CommandIO): Promise<number> {
   const a = parseOrExit('run', args, parseRunArgs, RUN_USAGE, io, { ok: EXIT_OK, usage: EXIT_USAGE });
   if (typeof a === 'number') return a;
+  const reportFile = a.report !== undefined ? path.resolve(io.cwd, a.report) : undefined;
+  const reportProblem = reportFile && reportPathProblem(reportFile);
+  if (reportProblem) {
+    io.stderr(`contracts run: ${reportProblem}\n`);
+    return EXIT_USAGE;
+  }
   const found = findContracts('run', a.paths, io, { usage: EXIT_USAGE, errors: EXIT_ERRORS });
   if (found.exit !== undefined) return found.exit;
 
@@ -246,6 +261,15 @@ export async function runCommand(args: string[], io: CommandIO): Promise<number>
   for (const w of warnings) io.stderr(`contracts run: ${w}\n`);
 
   io.stdout(render(a.format, loaded, results, io, drift));
+  if (reportFile) {
+    try {
+      writeHtmlReport(reportFile, runReportModel(loaded, results, drift, new Date()));
+      io.stderr(`contracts run: report written to ${reportFile}\n`);
+    } catch (e) {
+      io.stderr(`contracts run: cannot write the report ${reportFile}: ${(e as Error).message}\n`);
+      return EXIT_ERRORS;
+    }
+  }
   const allPass = loaded.every((l) => results.get(l.abs)?.status === 'pass' && !drift?.failed(l.abs));
   return allPass ? EXIT_OK : EXIT_ERRORS;
 }

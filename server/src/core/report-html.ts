@@ -292,7 +292,7 @@ th { font-weight: 600; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 8px 0 16px; }
 figcaption { color: var(--pc-muted); margin-bottom: 4px; }
-svg.chart { display: block; width: 100%; max-width: 760px; height: auto; overflow: visible; }
+svg.chart { display: block; max-width: 100%; height: auto; overflow: visible; }
 svg text { fill: var(--pc-fg); font-family: var(--pc-font); font-size: 11px; }
 svg text.muted { fill: var(--pc-muted); }
 svg .axis { stroke: var(--pc-grid); stroke-width: 1; }
@@ -303,7 +303,7 @@ svg .mark { stroke: var(--pc-fg); stroke-width: 1.5; }
 svg .mark.p50 { stroke-dasharray: 4 3; }
 svg .budget { stroke: var(--pc-red); stroke-width: 1.5; stroke-dasharray: 6 3; }
 svg text.budget-label { fill: var(--pc-red); }
-svg .dot { fill: var(--pc-accent); fill-opacity: 0.7; }
+svg .dot { fill-opacity: 0.7; }
 svg .k-wrong-value { fill: var(--pc-red); }
 svg .k-schema-mismatch { fill: var(--pc-orange); }
 svg .k-invalid-json { fill: var(--pc-purple); }
@@ -316,7 +316,7 @@ svg .cell-over { fill: none; stroke: var(--pc-red); stroke-width: 2; }
 .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 4px; vertical-align: middle; }
 .sw-wrong-value { background: var(--pc-red); } .sw-schema-mismatch { background: var(--pc-orange); } .sw-invalid-json { background: var(--pc-purple); } .sw-truncated { background: var(--pc-yellow); } .sw-error { background: var(--pc-muted); }
 details { margin: 2px 0; } summary { cursor: pointer; }
-ul.examples { margin: 2px 0 6px 18px; padding: 0; }
+ul.examples, ul.models { margin: 2px 0 6px 18px; padding: 0; }
 .synthetic { border-left: 3px solid var(--pc-orange); padding-left: 8px; }
 `;
 
@@ -376,7 +376,8 @@ function modelLine(c: ReportContract): string {
   const labels = [...new Set(c.examples.map((e) => e.model).filter((m): m is string => !!m))];
   const synthetic = c.examples.some((e) => e.synthetic) || labels.some((l) => /synthetic/i.test(l));
   const parts: string[] = [];
-  if (labels.length) parts.push(`<div>Model: ${labels.map((l) => `<span class="mono">${esc(l)}</span>`).join(', ')}</div>`);
+  if (labels.length === 1) parts.push(`<div>Model: <span class="mono">${esc(labels[0])}</span></div>`);
+  else if (labels.length) parts.push(`<div>Models:</div><ul class="models">${labels.map((l) => `<li class="mono">${esc(l)}</li>`).join('')}</ul>`);
   if (synthetic) parts.push('<div class="synthetic warn">SYNTHETIC model: random weights; these verdicts and latencies exercise the runtime and say nothing about quality.</div>');
   return parts.join('\n');
 }
