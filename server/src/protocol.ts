@@ -4,7 +4,7 @@
  * Everything else is plain LSP. Settings travel through `workspace/configuration` (section
  * `contracts`, schema in server/src/settings.ts) and `workspace/didChangeConfiguration`.
  */
-import { NotificationType, RequestType, type ProgressToken, type WorkDoneProgressParams } from 'vscode-languageserver-protocol';
+import { NotificationType, RequestType, type ProgressToken, type TextEdit, type WorkDoneProgressParams } from 'vscode-languageserver-protocol';
 
 export { CONTRACT_LANGUAGE_ID } from './names';
 
@@ -29,6 +29,32 @@ export interface RunExampleArgs {
   /** The example's `name`. */
   example: string;
 }
+
+// --- commands the client runs (code actions carry them) -------------------------------------------
+
+/**
+ * Commands of the VS Code client that the server's code actions may carry, when the client names
+ * them in `ServerInitializationOptions.clientCommands`. Never in the server's executeCommandProvider
+ * (the language client would register them a second time).
+ */
+export const ClientSideCommands = {
+  /** Shows the diff of an "Accept actual output as expected" edit, asks, then applies it (undoable). */
+  acceptActualOutput: 'contracts.acceptActualOutput',
+} as const;
+
+/** Argument of `contracts.acceptActualOutput`. */
+export interface AcceptActualOutputArgs {
+  uri: string;
+  /** The document version the edit was computed on; a later version refuses it. */
+  version: number;
+  /** The example's `name`. */
+  example: string;
+  /** Replaces the example's `expected` value (or inserts one after `input`). */
+  edit: TextEdit;
+}
+
+/** Title of the quick fix on a `run-wrong-value` diagnostic (also its code action's title). */
+export const ACCEPT_ACTUAL_OUTPUT_TITLE = 'Accept actual output as expected';
 
 // --- running examples ---------------------------------------------------------------------------
 
@@ -133,6 +159,11 @@ export interface ServerInitializationOptions {
   trusted?: boolean;
   /** The name the VS Code client sends. */
   workspaceTrusted?: boolean;
+  /**
+   * `ClientSideCommands` the client implements. Without `contracts.acceptActualOutput` the quick
+   * fix carries its edit directly (applied at once, as any LSP client does).
+   */
+  clientCommands?: string[];
 }
 
 export interface WorkspaceTrustParams {
@@ -170,6 +201,33 @@ export interface CompareQuantizationsResult {
  * `budgets.maxDrift` is exceeded, and hovers with both outputs — until the document changes.
  */
 export const CompareQuantizationsRequest = new RequestType<CompareQuantizationsParams, CompareQuantizationsResult, void>('contracts/compareQuantizations');
+
+// --- fine-tuning dataset ---------------------------------------------------------------------------
+
+export interface ExportDatasetParams {
+  /** The contract document (open in the editor). */
+  uri: string;
+  /** Also export examples whose current run result failed (with their expected answers). Default true. */
+  includeFailing?: boolean;
+}
+
+export interface ExportDatasetResult {
+  uri: string;
+  contract: string;
+  /** TRL conversational JSONL (server/src/core/dataset.ts), one row per exported example. */
+  jsonl: string;
+  rows: number;
+  /** Examples whose current (not stale) run result failed, exported or not. */
+  failing: string[];
+}
+
+/**
+ * client → server: the contract's examples as fine-tuning data (the same export the training
+ * scripts use). Reads only the open document and its run results, writes nothing: the client
+ * saves the text where the user says, so it is answered in an untrusted workspace too. Fails with
+ * InvalidParams when the contract has errors.
+ */
+export const ExportDatasetRequest = new RequestType<ExportDatasetParams, ExportDatasetResult, void>('contracts/exportDataset');
 
 // --- settings ---------------------------------------------------------------------------------
 

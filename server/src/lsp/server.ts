@@ -8,7 +8,9 @@ import {
 } from 'vscode-languageserver/node';
 import { RunResults, type ResultsStore } from '../core/results-store';
 import { runFindings } from '../core/run-findings';
-import { CompareQuantizationsRequest, RunExamplesRequest, WorkspaceTrustNotification, type ServerInitializationOptions } from '../protocol';
+import { ClientSideCommands, CompareQuantizationsRequest, ExportDatasetRequest, RunExamplesRequest, WorkspaceTrustNotification, type ServerInitializationOptions } from '../protocol';
+import { CODE_ACTION_KINDS, codeActions, type CodeActionClient } from './code-actions';
+import { exportDatasetRequest } from './export-dataset';
 import type { ModelSource } from '../runtime/engine';
 import type { Settings } from '../settings';
 import { COMMANDS, compareQuantizations, executeCommand, runExamples } from './commands';
@@ -55,6 +57,7 @@ export function startServer(connection: Connection, opts: ServerOptions = {}): S
   let dynamicWatchers = false;
   let folderEvents = false;
   let lensRefresh = false;
+  const actionClient: CodeActionClient = { previewsAcceptOutput: false };
 
   /** Asks the client to re-request code lenses; one request in flight, the rest folded into the next. */
   let refreshing = false;
@@ -106,6 +109,7 @@ export function startServer(connection: Connection, opts: ServerOptions = {}): S
     lensRefresh = caps.workspace?.codeLens?.refreshSupport === true;
     const init = (params.initializationOptions ?? {}) as ServerInitializationOptions;
     runs?.setTrusted(init.trusted !== false && init.workspaceTrusted !== false);
+    actionClient.previewsAcceptOutput = Array.isArray(init.clientCommands) && init.clientCommands.includes(ClientSideCommands.acceptActualOutput);
     return {
       serverInfo: { name: SERVER_NAME, version: SERVER_VERSION },
       capabilities: {
@@ -114,6 +118,7 @@ export function startServer(connection: Connection, opts: ServerOptions = {}): S
         completionProvider: { triggerCharacters: COMPLETION_TRIGGERS, resolveProvider: false },
         documentSymbolProvider: { label: 'Contract' },
         codeLensProvider: { resolveProvider: false },
+        codeActionProvider: { codeActionKinds: CODE_ACTION_KINDS, resolveProvider: false },
         executeCommandProvider: { commands: COMMANDS },
         workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
       },
@@ -166,6 +171,8 @@ export function startServer(connection: Connection, opts: ServerOptions = {}): S
   connection.onCompletion(guard('completion', (p) => completion(ctx, p)));
   connection.onDocumentSymbol(guard('documentSymbol', (p) => symbols(ctx, p)));
   connection.onCodeLens(guard('codeLens', (p) => lenses(ctx, p)));
+  connection.onCodeAction(guard('codeAction', (p) => codeActions(ctx, p, actionClient)));
+  connection.onRequest(ExportDatasetRequest, (p) => exportDatasetRequest(ctx, p));
   connection.onExecuteCommand((p, token) => executeCommand(ctx, p, token));
   connection.onRequest(RunExamplesRequest, (p, token) => runExamples(ctx, p, token));
   connection.onRequest(CompareQuantizationsRequest, (p, token) => compareQuantizations(ctx, p, token));

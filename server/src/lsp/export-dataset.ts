@@ -1,0 +1,25 @@
+import { ErrorCodes, ResponseError } from 'vscode-languageserver/node';
+import { exportDataset, toJsonl } from '../core/dataset';
+import type { ExportDatasetParams, ExportDatasetResult } from '../protocol';
+import type { ServerContext } from './context';
+
+const FAILED = new Set(['wrong-value', 'schema-mismatch', 'invalid-json', 'truncated', 'error']);
+
+/** `contracts/exportDataset`: the core's export of the open contract, optionally without the examples its current results fail. */
+export function exportDatasetRequest(ctx: ServerContext, params: ExportDatasetParams): ExportDatasetResult {
+  if (!params || typeof params.uri !== 'string') throw new ResponseError(ErrorCodes.InvalidParams, 'contracts/exportDataset needs { uri }');
+  const a = ctx.docs.analysisOf(params.uri);
+  if (!a) throw new ResponseError(ErrorCodes.InvalidParams, `${params.uri} is not an open contract`);
+  const check = a.result;
+  const errors = check.findings.filter((f) => f.severity === 'error').length;
+  if (!check.contract || errors) throw new ResponseError(ErrorCodes.InvalidParams, `the contract has ${errors || 'structural'} error${errors === 1 ? '' : 's'}; fix ${errors === 1 ? 'it' : 'them'} before exporting`);
+  const contract = check.contract;
+  const runs = ctx.results.runsOf?.(a.uri, check);
+  const failing = contract.examples.filter((e) => !e.skip && (() => {
+    const v = runs?.examples.get(e.name);
+    return v !== undefined && !v.stale && FAILED.has(v.run.verdict);
+  })()).map((e) => e.name);
+  const leaveOut = params.includeFailing === false ? new Set(failing) : undefined;
+  const rows = exportDataset(contract, leaveOut ? { examples: contract.examples.filter((e) => !e.skip && !leaveOut.has(e.name)).map((e) => e.name) } : {});
+  return { uri: a.uri, contract: contract.contract, jsonl: toJsonl(rows), rows: rows.length, failing };
+}
