@@ -8,8 +8,10 @@ import type { Ctx } from './ctx';
 import { ServerUnavailableError } from './ctx';
 import { ClientCommands, LANGUAGE_ID, ServerOptionalCommands, SETTINGS_SECTION } from './ids';
 import { threadsText } from './model-status';
+import { exportDataset } from './export-dataset';
 import { CompareQuantizationsRequest } from '../../server/src/protocol';
-import { reportMarkdown, summaryLine } from './report';
+import { summaryLine } from './report';
+import { ReportView } from './report-view';
 import type { ResultsMemory } from './results-memory';
 import type { Runs } from './runs';
 import { CONTRACT_EXCLUDE_GLOB, CONTRACT_GLOB, exampleAtLine, isWalkedContract, outlineOf, runExampleParams, runFileParams } from './run-args';
@@ -20,6 +22,7 @@ export class Commands implements vscode.Disposable {
   private readonly selectionEmitter = new vscode.EventEmitter<void>();
   /** The quantization or model file for runs changed. */
   readonly onDidSelect = this.selectionEmitter.event;
+  private reportView: ReportView | undefined;
 
   constructor(
     private readonly ext: vscode.ExtensionContext,
@@ -35,6 +38,7 @@ export class Commands implements vscode.Disposable {
 
   dispose(): void {
     this.selectionEmitter.dispose();
+    this.reportView?.dispose();
   }
 
   register(): vscode.Disposable[] {
@@ -45,6 +49,10 @@ export class Commands implements vscode.Disposable {
       reg(c.runFile, (uri?: vscode.Uri) => this.runFile(uri)),
       reg(c.runWorkspace, () => this.runWorkspace()),
       reg(c.compareQuantizations, (uri?: vscode.Uri) => this.compareQuantizations(uri)),
+      reg(c.exportDataset, async (uri?: vscode.Uri) => {
+        const doc = await this.contractDocument(uri);
+        return doc ? exportDataset(this.ctx, doc) : undefined;
+      }),
       reg(c.showReport, () => this.showReport()),
       reg(c.selectModel, (uri?: vscode.Uri) => this.selectModel(uri)),
       reg(c.downloadModel, () => this.downloadModel()),
@@ -149,8 +157,9 @@ export class Commands implements vscode.Disposable {
     void (res.status === 'exceeded' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage)(`Prompt Contracts: ${text}`);
   }
 
-  private async showReport(): Promise<void> {
-    await openMarkdown(reportMarkdown(this.memory.all()));
+  private showReport(): void {
+    this.reportView ??= new ReportView(this.ctx, this.memory);
+    this.reportView.show();
   }
 
   private async selectModel(uri?: vscode.Uri): Promise<void> {
@@ -267,9 +276,4 @@ export class Commands implements vscode.Disposable {
     if (c === 'Select Model') await this.selectModel();
     else if (c === 'Show Output') this.ctx.output.show(true);
   }
-}
-
-async function openMarkdown(content: string): Promise<void> {
-  const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content });
-  await vscode.window.showTextDocument(doc, { preview: true });
 }

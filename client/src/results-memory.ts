@@ -4,9 +4,21 @@ import { isFailure, percentile } from './report';
 
 export class ResultsMemory {
   private readonly byUri = new Map<string, RunExamplesResult>();
+  private readonly listeners = new Set<(res: RunExamplesResult) => void>();
+
+  /** Called after each record (the report view redraws). */
+  onDidRecord(listener: (res: RunExamplesResult) => void): { dispose(): void } {
+    this.listeners.add(listener);
+    return { dispose: () => void this.listeners.delete(listener) };
+  }
 
   /** A finished run: its results replace the same examples × quantizations of an earlier run. */
   record(res: RunExamplesResult): void {
+    this.merge(res);
+    for (const l of this.listeners) l(res);
+  }
+
+  private merge(res: RunExamplesResult): void {
     const before = this.byUri.get(res.uri);
     if (!before) {
       this.byUri.set(res.uri, res);
