@@ -16,6 +16,7 @@ import {
   type ServerOptions,
 } from 'vscode-languageclient/node';
 import {
+  ClientSideCommands,
   ModelStatusNotification,
   RunProgressNotification,
   WorkspaceTrustNotification,
@@ -150,7 +151,7 @@ export class Ctx implements vscode.Disposable {
       run: { module, transport: TransportKind.ipc },
       debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6011'] } },
     };
-    const initializationOptions: ServerInitializationOptions = { workspaceTrusted: vscode.workspace.isTrusted };
+    const initializationOptions: ServerInitializationOptions = { workspaceTrusted: vscode.workspace.isTrusted, clientCommands: Object.values(ClientSideCommands) };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [
         { language: LANGUAGE_ID },

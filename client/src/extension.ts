@@ -4,6 +4,7 @@
  * checking; this file only wires the pieces together.
  */
 import * as vscode from 'vscode';
+import { AcceptOutput } from './accept-output';
 import { Commands } from './commands';
 import { Ctx } from './ctx';
 import { ResultsMemory } from './results-memory';
@@ -30,6 +31,7 @@ export async function activate(extension: vscode.ExtensionContext): Promise<void
   runs = new Runs(ctx, memory);
   commands = new Commands(extension, ctx, runs, memory);
   const status = new ModelStatusItem(ctx, () => commands?.quantization);
+  const acceptOutput = new AcceptOutput(output);
   extension.subscriptions.push(
     output,
     ctx,
@@ -37,6 +39,8 @@ export async function activate(extension: vscode.ExtensionContext): Promise<void
     status,
     commands.onDidSelect(() => status.update()),
     ...commands.register(),
+    acceptOutput,
+    ...acceptOutput.register(),
     vscode.workspace.onDidGrantWorkspaceTrust(() => ctx?.workspaceTrusted()),
   );
   await ctx.start();

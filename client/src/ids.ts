@@ -12,6 +12,7 @@ export const ClientCommands = {
   runFile: 'contracts.runFile',
   runWorkspace: 'contracts.runWorkspace',
   compareQuantizations: 'contracts.compareQuantizations',
+  exportDataset: 'contracts.exportDataset',
   showReport: 'contracts.showReport',
   selectModel: 'contracts.selectModel',
   downloadModel: 'contracts.downloadModel',
