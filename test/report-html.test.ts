@@ -80,6 +80,9 @@ test('budget lines appear only with a budget', () => {
   assert.doesNotMatch(chart(html, 'latency'), /budget-p50/);
   assert.match(chart(html, 'ttft'), /data-mark="budget-p95" data-value="5"/);
   assert.match(html, /pass rate ≥ 50\.0%/);
+  const both = chart(renderReportHtml(model(contract({ budgets: { p50Ms: 11, p95Ms: 25 } })), { nonce: 'x' }), 'latency');
+  assert.match(both, /data-mark="budget-p50" data-value="11"/);
+  assert.match(both, /data-mark="budget-p95" data-value="25"/);
   // a budget far off the measurements is drawn at the edge, not stretched into the scale
   const far = chart(renderReportHtml(model(contract({ budgets: { p95Ms: 5000 } })), { nonce: 'x' }), 'latency');
   assert.match(far, /data-mark="budget-p95" data-value="5000"/);

@@ -486,7 +486,8 @@ function histogramFigure(spec: { chart: string; caption: string; unit: string; r
   const axis = binAxis([...all, ...onScale.map((b) => b.value)])!;
   const x = (v: number) => LEFT + ((Math.min(Math.max(v, axis.lo), axis.hi) - axis.lo) / (axis.hi - axis.lo)) * PLOT;
   const rowH = 64;
-  const top = 18;
+  // one line of budget labels above the plot per budget
+  const top = 18 + 12 * Math.max(0, spec.budgets.length - 1);
   const height = top + measuredRows.length * rowH + 34;
   const hists = measuredRows.map((r) => histogram(r.values, axis));
   const maxCount = Math.max(1, ...hists.flatMap((h) => h.map((b) => b.count)));
@@ -521,12 +522,13 @@ function histogramFigure(spec: { chart: string; caption: string; unit: string; r
   for (let t = Math.ceil(axis.lo / tickStep) * tickStep; t <= axis.hi + 1e-9; t += tickStep) {
     parts.push(`<line class="grid" x1="${num(x(t))}" x2="${num(x(t))}" y1="${top}" y2="${axisY}"/><text x="${num(x(t))}" y="${axisY + 14}" text-anchor="middle" class="muted">${esc(fmtMs(t))}</text>`);
   }
-  for (const b of spec.budgets) {
+  spec.budgets.forEach((b, i) => {
     const off = b.value > axis.hi;
     const bx = num(off ? LEFT + PLOT : x(b.value));
-    parts.push(`<line class="budget" data-mark="budget-${b.name}" data-value="${num(b.value)}" x1="${bx}" x2="${bx}" y1="${top - 10}" y2="${axisY}"><title>${esc(`budget ${b.name} ≤ ${fmtMs(b.value)}`)}</title></line>`);
-    parts.push(`<text class="budget-label" x="${bx}" y="${top - 12}" text-anchor="end">budget ${b.name} ${esc(fmtMs(b.value))}${off ? ' (off scale →)' : ''}</text>`);
-  }
+    const ly = top - 12 - 12 * i;
+    parts.push(`<line class="budget" data-mark="budget-${b.name}" data-value="${num(b.value)}" x1="${bx}" x2="${bx}" y1="${ly + 2}" y2="${axisY}"><title>${esc(`budget ${b.name} ≤ ${fmtMs(b.value)}`)}</title></line>`);
+    parts.push(`<text class="budget-label" x="${bx}" y="${ly}" text-anchor="end">budget ${b.name} ${esc(fmtMs(b.value))}${off ? ' (off scale →)' : ''}</text>`);
+  });
   parts.push(`<text x="${LEFT + PLOT / 2}" y="${height - 2}" text-anchor="middle" class="muted">${esc(spec.unit)}</text>`);
   parts.push('</svg>');
   return `<figure><figcaption>${esc(spec.caption)}; dashed: p50, solid: p95${spec.budgets.length ? ', red: budget' : ''}</figcaption>${parts.join('')}</figure>`;
