@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only lsp|check|drift|specialist] [--quick] [--no-write] [--render-only]`: the performance targets of issue 2,
+ * `npm run bench [-- --only lsp|check|drift|specialist|runtime] [--quick] [--no-write] [--render-only]`: the performance targets of issue 2,
  * each beside its baselines in the same run. Prints a table and rewrites its section of
  * docs/benchmarks.md.
  */
@@ -13,6 +13,7 @@ import { editSequence, measureLspLatency, type LspLatencyResult } from './lsp-la
 import { TASKSET } from './support/children';
 import { benchDrift, renderDrift, writeDriftSection } from './drift';
 import { benchSpecialist, renderSpecialist, writeSpecialistSection } from './specialist';
+import { benchRuntime, renderRuntime, writeRuntimeSection } from './runtime';
 import { readSectionData, writeSection } from './support/doc';
 import { machine, type Machine } from './support/machine';
 import { median } from './support/stats';
@@ -293,8 +294,8 @@ async function main(): Promise<number> {
     strict: true,
   });
   const only = values.only;
-  if (only !== undefined && !['lsp', 'check', 'drift', 'specialist'].includes(only)) {
-    log(`bench: --only takes lsp, check, drift or specialist, not '${only}'`);
+  if (only !== undefined && !['lsp', 'check', 'drift', 'specialist', 'runtime'].includes(only)) {
+    log(`bench: --only takes lsp, check, drift, specialist or runtime, not '${only}'`);
     return 2;
   }
   if (values['render-only']) {
@@ -307,7 +308,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const quick = values.quick!;
-  if (only !== 'drift' && only !== 'specialist') {
+  if (only === undefined || only === 'lsp' || only === 'check') {
     const dist = snapshotDist();
     const data: Data = (only ? readSectionData<Data>(DOC, SECTION) : undefined) ?? {};
     if (only !== 'check') data.lsp = await runLsp(dist, quick);
@@ -324,6 +325,12 @@ async function main(): Promise<number> {
     const drift = await benchDrift({ quick, log });
     process.stdout.write(`\n${renderDrift(drift)}\n`);
     if (!values['no-write']) writeDriftSection(drift);
+  }
+  if (only === undefined || only === 'runtime') {
+    // Issue 3: the run pipeline vs bare node-llama-cpp, prefix reuse, load, memory, start-up (bench/runtime.ts).
+    const rt = await benchRuntime({ quick, log });
+    process.stdout.write(`\n${renderRuntime(rt)}\n`);
+    if (!values['no-write']) writeRuntimeSection(rt);
   }
   if (only === undefined || only === 'specialist') {
     const spec = await benchSpecialist(log);

@@ -82,6 +82,8 @@ export interface RunOptions {
   traceDir?: string;
   /** Absolute cache folder; undefined disables the cache. */
   cacheDir?: string;
+  /** Keep the evaluated prompt prefix the examples share (default true; false evaluates every prompt whole, as from scratch — a baseline for measurements). */
+  reusePrefix?: boolean;
 }
 
 export type RunProgress =
@@ -283,7 +285,7 @@ export async function runContract(check: CheckResult, opts: RunOptions): Promise
           example: j.ex.name,
           promptText: j.rendered.text,
           tokens: tokenized[k]!.tokens,
-          reusablePrefix: tokenized[k]!.sharedPrefixTokens,
+          reusablePrefix: opts.reusePrefix === false ? 0 : tokenized[k]!.sharedPrefixTokens,
           grammar,
           maxTokens,
           contextSize,
