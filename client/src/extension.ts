@@ -7,12 +7,14 @@ import * as vscode from 'vscode';
 import { AcceptOutput } from './accept-output';
 import { Commands } from './commands';
 import { Ctx } from './ctx';
+import { InterruptedRuns } from './interrupted-runs';
 import { ResultsMemory } from './results-memory';
 import { paramsFromServerCommand } from './run-args';
 import { Runs } from './runs';
 import { ModelStatusItem } from './status-bar';
 
 let ctx: Ctx | undefined;
+let interrupted: InterruptedRuns | undefined;
 
 export async function activate(extension: vscode.ExtensionContext): Promise<void> {
   const output = vscode.window.createOutputChannel('Prompt Contracts', { log: true });
@@ -28,7 +30,8 @@ export async function activate(extension: vscode.ExtensionContext): Promise<void
       return run && runs ? runs.run(run.params, run.title) : next(command, args);
     },
   });
-  runs = new Runs(ctx, memory);
+  interrupted = new InterruptedRuns(extension.workspaceState);
+  runs = new Runs(ctx, memory, interrupted);
   commands = new Commands(extension, ctx, runs, memory);
   const status = new ModelStatusItem(ctx, () => commands?.quantization);
   const acceptOutput = new AcceptOutput(output);
@@ -44,9 +47,11 @@ export async function activate(extension: vscode.ExtensionContext): Promise<void
     vscode.workspace.onDidGrantWorkspaceTrust(() => ctx?.workspaceTrusted()),
   );
   await ctx.start();
+  void interrupted?.tellOnce();
 }
 
 export async function deactivate(): Promise<void> {
+  interrupted?.closingWindow();
   await ctx?.stop();
   ctx = undefined;
 }

@@ -9,12 +9,14 @@ import type { Ctx } from './ctx';
 import { ServerUnavailableError } from './ctx';
 import { describeRequestError, isCancellation } from './errors';
 import { allPassed, summaryLine, verdictLine } from './report';
+import type { InterruptedRuns } from './interrupted-runs';
 import type { ResultsMemory } from './results-memory';
 
 export class Runs {
   constructor(
     private readonly ctx: Ctx,
     private readonly memory: ResultsMemory,
+    private readonly inFlight?: InterruptedRuns,
   ) {}
 
   /** Whether runs are allowed here; explains itself when not. */
@@ -37,6 +39,7 @@ export class Runs {
         done = p.done;
         progress.report({ message: `${p.done}/${p.total}${p.last ? ` — ${verdictLine(p.last)}` : ''}`, ...(increment !== undefined ? { increment } : {}) });
       });
+      const end = this.inFlight?.begin(title, params.uri);
       try {
         const res = await this.ctx.request(RunExamplesRequest, params, token);
         this.memory.record(res);
@@ -47,6 +50,7 @@ export class Runs {
         return undefined;
       } finally {
         sub.dispose();
+        end?.();
       }
     };
     if (opts.token) return work({ report: () => undefined }, opts.token);
