@@ -624,3 +624,23 @@ test('the same seed gives the same weights at every quantization', async () => {
   assert.ok(Math.sqrt(e4 / ss) < 0.12, `Q4_0 vs F16 ${Math.sqrt(e4 / ss)}`);
   assert.ok(Math.sqrt(e4 / ss) > 0.02, 'Q4_0 really is quantized');
 });
+
+test('validator: an unchanged file is validated once per process; a rewritten one (same path) is validated again', async () => {
+  const file = await writeMicroGemma('micro-cached.gguf');
+  const a = await validateModelFile(file);
+  assert.equal(a.ok, true);
+  assert.equal(await validateModelFile(file), a, 'same identity → the kept answer');
+  // Cut in place: the size changes, so the kept answer must not be used.
+  const bytes = fs.readFileSync(file);
+  fs.writeFileSync(file, bytes.subarray(0, bytes.length - 1000));
+  const b = await validateModelFile(file);
+  assert.notEqual(b, a);
+  assert.equal(b.ok, false);
+  assert.equal(b.problems[0]!.code, 'TRUNCATED');
+  // Same size, new bytes (a corrupt magic) and a new mtime: validated again.
+  const cut = fs.readFileSync(file);
+  cut.write('XXXX', 0);
+  fs.writeFileSync(file, cut);
+  fs.utimesSync(file, new Date(), new Date(Date.now() + 5000));
+  assert.equal((await validateModelFile(file)).problems[0]!.code, 'NOT_GGUF');
+});

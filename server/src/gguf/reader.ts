@@ -3,6 +3,7 @@
 // file is checked against what is left of it before anything is allocated, so a corrupt file
 // fails with a GgufError instead of allocating gigabytes.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { ggmlTensorBytes, ggmlTypeName, GGML_TYPE_INFO } from './quant';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as little-endian u32
@@ -554,7 +555,34 @@ function checkTensorShapes(h: GgufHeader, arch: string, problems: ModelProblem[]
  * reaching one of its process-aborting asserts. Reads only the header. Never throws for a bad
  * file: every problem becomes an entry in `problems`.
  */
+/** Validations by file identity (device, inode, size, mtime): a run resolves its model every time. */
+const validated = new Map<string, ModelValidation>();
+const VALIDATED_MAX = 32;
+
+/**
+ * Checks a GGUF file before llama.cpp sees it (see validateModelFileUncached). The answer is kept
+ * per file identity, so an unchanged file is read once per process: reading the header walks the
+ * whole tokenizer (262,144 strings), ~10 ms, which every run would otherwise pay twice.
+ */
 export async function validateModelFile(filePath: string): Promise<ModelValidation> {
+  let key: string | undefined;
+  try {
+    const st = fs.statSync(filePath);
+    key = `${path.resolve(filePath)}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    // Missing or unreadable: the uncached path says why.
+  }
+  const hit = key !== undefined ? validated.get(key) : undefined;
+  if (hit) return hit;
+  const v = await validateModelFileUncached(filePath);
+  if (key !== undefined) {
+    if (validated.size >= VALIDATED_MAX) validated.delete(validated.keys().next().value!);
+    validated.set(key, v);
+  }
+  return v;
+}
+
+async function validateModelFileUncached(filePath: string): Promise<ModelValidation> {
   const problems: ModelProblem[] = [];
   let h: GgufHeader;
   try {
