@@ -52,10 +52,11 @@ export interface TokenScorer {
   tokenize(text: string, specialTokens?: boolean): number[];
   /**
    * Reference side of the top-K method: one pass for the normaliser, the greedy token and the
-   * answer's token; when the reference is not sure everywhere (see DEFAULT_CONFIDENT_TAIL), a
-   * second pass for the top-K logits. At each position the most likely tokens are kept, at most
-   * `k`, stopping once they hold all but `tailMass` of the probability (default 1e-6); every token
-   * kept costs the candidate's pass time. `confident` 0 always reads the top K.
+   * answer's token at every position; at the positions where the reference is not sure (see
+   * DEFAULT_CONFIDENT_TAIL), a second pass for the top-K logits (outputs there only). At each such
+   * position the most likely tokens are kept, at most `k`, stopping once they hold all but
+   * `tailMass` of the probability (default 1e-6); every token kept costs the candidate's pass
+   * time. `confident` 0 always reads the top K.
    */
   referenceTopK(req: TeacherRequest, k: number, signal?: AbortSignal, tailMass?: number, confident?: number): Promise<ReferencePosition[]>;
   /** Candidate side: one pass, log-probabilities of the given tokens at each position, plus the greedy token. */
@@ -74,9 +75,9 @@ export interface LlamaScorerHandle {
 export const DEFAULT_TAIL_MASS = 1e-6;
 
 /**
- * When the reference's top token holds all but this much probability at every position of an
- * answer, that token alone stands for its top-K (one pass instead of two). The KL bound then
- * misses at most p(rest) · KL(tails) ≤ this × KL(tails): ~1e-4 nats at most, usually far less.
+ * At a position where the reference's top token holds all but this much probability, that token
+ * alone stands for its top-K (the second pass skips the position). The KL bound then misses at
+ * most p(rest) · KL(tails) ≤ this × KL(tails) there: ~1e-4 nats at most, usually far less.
  */
 export const DEFAULT_CONFIDENT_TAIL = 1e-3;
 
@@ -116,23 +117,35 @@ export class LlamaScorer implements TokenScorer {
       if (max === undefined) throw new Error(`node-llama-cpp did not return the greedy token's logit at output position ${i}`);
       return { argmax: n.token, max, logZ: max + Math.log(n.totalLogitWeight), logits: n.logits };
     });
-    // 2. Where the reference is sure everywhere (its top token holds all but `confident` of the
-    //    probability: p(top) = 1 / W), that token (and the answer's) is enough: no second pass.
-    if (heads.every((h) => h.max - h.logZ >= Math.log1p(-confident))) {
-      return heads.map((h, i) => {
-        const y = req.output[i]!;
-        const refTop = [{ token: h.argmax, logProb: h.max - h.logZ }];
-        const ly = h.logits.get(y);
-        if (y !== h.argmax && ly !== undefined) refTop.push({ token: y, logProb: ly - h.logZ });
-        return { refTop, refArgmax: h.argmax };
-      });
+    // 2. Where the reference is sure (its top token holds all but `confident` of the probability:
+    //    p(top) = 1 / W), that token (and the answer's) stands for its top-K. Only the positions
+    //    where it is not need the top-K logits: a second pass that asks for outputs there alone and
+    //    stops after the last of them (no output row, no sampling anywhere else). A position's
+    //    logits do not depend on which other positions ask for outputs, nor on how many tokens
+    //    follow it, as long as the batch asks for at least two (one output row takes another
+    //    kernel for F16 weights and may differ in the last bit): so a lone unsure position is read
+    //    with a neighbour. Checked in test/teacher-forcing.test.ts; it keeps both passes and the
+    //    candidate's reading the same numbers (a model compared with itself: KL exactly 0).
+    const unsure = heads.map((h) => h.max - h.logZ < Math.log1p(-confident));
+    const ask = unsure.slice();
+    const asked = ask.filter(Boolean).length;
+    if (asked === 1 && ask.length >= 2) {
+      const at = ask.indexOf(true);
+      ask[at > 0 ? at - 1 : 1] = true;
     }
-    // 3. Otherwise the top-K logits (a top-k sampler chain), normalised with the same logZ.
-    const top = await this.pass(req, { logits: true, options: topKOptions(k) }, signal, true);
-    return top.map((t, i) => {
-      const entries = [...(t?.logits ?? new Map<number, number>())];
+    const last = ask.lastIndexOf(true);
+    const top = last < 0 ? [] : await this.pass(req, (i) => (ask[i] ? { logits: true, options: topKOptions(k) } : undefined), signal, true, last + 1);
+    return heads.map((h, i) => {
+      const { logZ, argmax } = h;
+      if (!unsure[i]) {
+        const y = req.output[i]!;
+        const refTop = [{ token: argmax, logProb: h.max - logZ }];
+        const ly = h.logits.get(y);
+        if (y !== argmax && ly !== undefined) refTop.push({ token: y, logProb: ly - logZ });
+        return { refTop, refArgmax: argmax };
+      }
+      const entries = [...(top[i]?.logits ?? new Map<number, number>())];
       if (!entries.length) throw new Error(`node-llama-cpp returned no distribution at output position ${i}`);
-      const { logZ, argmax } = heads[i]!;
       const refTop: ReferencePosition['refTop'] = [];
       let mass = 0;
       for (const [token, logit] of entries) {
@@ -180,11 +193,12 @@ export class LlamaScorer implements TokenScorer {
   /**
    * Puts prompt[0 .. P−2] in the sequence (reusing the shared prefix when it is there; the prefix
    * is always evaluated as its own batch, so the computation does not depend on what the sequence
-   * held before), then evaluates [prompt[P−1], output[0 .. n−2]] in one batch with `generateNext`
-   * on every item: n positions, one per output token. `again`: the sequence already holds exactly
+   * held before), then evaluates [prompt[P−1], output[0 .. m−2]] in one batch, m = `positions`
+   * (default n, every output position), with `generateNext` on the items `next` asks for (an item
+   * without one gets no output row and no sampling). `again`: the sequence already holds exactly
    * this prompt from the previous pass; only the output part is evaluated again.
    */
-  private async pass(req: TeacherRequest, next: Record<string, unknown> | ((i: number) => Record<string, unknown>), signal?: AbortSignal, again = false): Promise<(NextOutput | undefined)[]> {
+  private async pass(req: TeacherRequest, next: Record<string, unknown> | ((i: number) => Record<string, unknown> | undefined), signal?: AbortSignal, again = false, positions = req.output.length): Promise<(NextOutput | undefined)[]> {
     if (signal?.aborted) throw new AbortError();
     const P = req.prompt.length;
     if (P < 1) throw new Error('the prompt has no tokens');
@@ -204,8 +218,11 @@ export class LlamaScorer implements TokenScorer {
       if (pre.length > prefix) await seq.evaluateWithoutGeneratingNewTokens(pre.slice(prefix) as never);
     }
     if (signal?.aborted) throw new AbortError();
-    const fed = [req.prompt[P - 1]!, ...req.output.slice(0, -1)];
-    const items: Item[] = fed.map((t, i) => [t, { generateNext: typeof next === 'function' ? next(i) : next }]);
+    const fed = [req.prompt[P - 1]!, ...req.output.slice(0, positions - 1)];
+    const items: Item[] = fed.map((t, i) => {
+      const g = typeof next === 'function' ? next(i) : next;
+      return g ? [t, { generateNext: g }] : t;
+    });
     const out = (await seq.controlledEvaluate(items as never)) as ({ next: NextOutput } | undefined)[];
     return fed.map((_, i) => out[i]?.next);
   }
