@@ -287,6 +287,7 @@ h3 { font-size: 1em; margin: 18px 0 6px; }
 .good { color: var(--pc-green); }
 code, .mono { font-family: var(--pc-mono); }
 table { border-collapse: collapse; margin: 6px 0; }
+.wide { overflow-x: auto; }
 th, td { text-align: left; padding: 2px 10px 2px 0; border-bottom: 1px solid var(--pc-grid); vertical-align: top; }
 th { font-weight: 600; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
@@ -449,8 +450,8 @@ function summaryTable(stats: QuantStats[], b: ReportBudgets): string {
     b.maxDrift !== undefined ? `drift ≤ ${pct(b.maxDrift)}` : '',
   ].filter(Boolean);
   return [
-    '<table class="summary"><thead><tr><th>Quantization</th><th>Passed</th><th>Pass rate</th><th>p50</th><th>p95</th><th>First token p95</th><th>Tokens/s (median)</th><th>Measured runs</th><th>Cached</th></tr></thead>',
-    `<tbody>${rows.join('')}</tbody></table>`,
+    '<div class="wide"><table class="summary"><thead><tr><th>Quantization</th><th>Passed</th><th>Pass rate</th><th>p50</th><th>p95</th><th>First token p95</th><th>Tokens/s (median)</th><th>Measured runs</th><th>Cached</th></tr></thead>',
+    `<tbody>${rows.join('')}</tbody></table></div>`,
     `<div class="muted">Budgets: ${esc(budgets.join(' · '))}</div>`,
   ].join('\n');
 }
@@ -656,5 +657,5 @@ function examplesTable(c: ReportContract, qs: string[], id: string): string {
     });
     return `<tr><td>${esc(name)}</td>${cells.join('')}</tr>`;
   });
-  return `<details id="${id}-examples"><summary>Every example (${names.length})</summary><table><thead><tr><th>Example</th>${qs.map((q) => `<th class="mono">${esc(q)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table></details>`;
+  return `<details id="${id}-examples"><summary>Every example (${names.length})</summary><div class="wide"><table><thead><tr><th>Example</th>${qs.map((q) => `<th class="mono">${esc(q)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table></div></details>`;
 }
