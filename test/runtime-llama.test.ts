@@ -176,6 +176,15 @@ ${examples}
     r2.examples.map((e) => e.output),
     r1.examples.map((e) => e.output),
   );
+  // The runner (its context and the evaluated prefix) is kept between runs while the model is
+  // loaded: the next run's first example starts from the kept prefix, with the same answers.
+  const r3 = await runContract(check, { source, file, warmup: 0, noCache: true });
+  assert.ok(r3.examples[0]!.runs[0]!.reusedPromptTokens > 0, 'the first example of a later run reuses the prefix kept from the previous run');
+  assert.equal(r1.examples[0]!.runs[0]!.reusedPromptTokens, 0, 'the first run starts from nothing');
+  assert.deepEqual(
+    r3.examples.map((e) => e.output),
+    r1.examples.map((e) => e.output),
+  );
   assert.ok(r1.warnings.some((w) => w.startsWith('SYNTHETIC')));
   assert.equal(r1.model?.synthetic, true);
 });

@@ -48,6 +48,9 @@ export interface LlamaHandle {
   threads: number;
 }
 
+/** Runners kept between runs, per loaded model (gone with the model: its contexts go with it). */
+const idleRunners = new WeakMap<LlamaModel, LlamaRunner[]>();
+
 export class LlamaRunner implements ModelRunner {
   private context: LlamaContext | undefined;
   private sequence: LlamaContextSequence | undefined;
@@ -59,6 +62,12 @@ export class LlamaRunner implements ModelRunner {
     readonly info: RunnerModelInfo,
     private readonly opts: LlamaRunnerOptions = {},
   ) {}
+
+  /** Whether this runner can serve another run: its model and context are alive and the context size asked is the same. */
+  usable(contextSize: number | undefined): boolean {
+    if (this.handle.model.disposed || this.context?.disposed) return false;
+    return (this.opts.contextSize ?? 0) === (contextSize ?? 0);
+  }
 
   tokenize(text: string, specialTokens = false): readonly number[] {
     return this.handle.model.tokenize(text, specialTokens) as readonly number[];
@@ -90,7 +99,7 @@ export class LlamaRunner implements ModelRunner {
   }
 
   private async ensureSequence(needed: number): Promise<LlamaContextSequence> {
-    if (this.sequence && this.context && this.context.contextSize >= needed) return this.sequence;
+    if (this.sequence && this.context && !this.context.disposed && this.context.contextSize >= needed) return this.sequence;
     await this.disposeContext();
     const size = Math.max(this.opts.contextSize ?? 0, Math.ceil(needed / 256) * 256, 512);
     this.context = await this.handle.model.createContext({
@@ -253,12 +262,21 @@ export function llamaSource(manager: ModelManager, opts: LlamaSourceOptions = {}
       } catch (e) {
         throw new ModelUnavailableError(`cannot load ${native.label}: ${(e as Error).message}`);
       }
-      const runner = new LlamaRunner(lease, runnerInfo(lease.resolved), { ...(opts.contextSize ? { contextSize: opts.contextSize } : {}) });
+      // A runner (its context, and the prompt prefix evaluated in it) outlives the run while its
+      // model stays loaded: the next run of the same contract starts from the kept prefix.
+      const pool = idleRunners.get(lease.model);
+      const kept = pool?.pop();
+      const runner = kept && kept.usable(opts.contextSize) ? kept : new LlamaRunner(lease, runnerInfo(lease.resolved), { ...(opts.contextSize ? { contextSize: opts.contextSize } : {}) });
+      if (kept && kept !== runner) await kept.dispose();
       return {
         runner,
         async release() {
           try {
-            await runner.dispose();
+            const idle = idleRunners.get(lease.model) ?? [];
+            if (!lease.model.disposed && idle.length < 1 && runner.usable(opts.contextSize)) {
+              idle.push(runner);
+              idleRunners.set(lease.model, idle);
+            } else await runner.dispose();
           } finally {
             lease.release();
           }
