@@ -24,7 +24,8 @@ before(async () => {
     .replace(/  file: .*\n/, `  file: ${JSON.stringify(models.F16.replace('-F16.gguf', '-{quant}.gguf'))}\n`);
   client = LspClient.start({ settings: { threads: 1, useCache: false, allowDownload: false, idleUnloadSeconds: 0 } });
   client.connection.onRequest('workspace/codeLens/refresh', () => null);
-  await client.initialize(dir, { workspace: { configuration: true, codeLens: { refreshSupport: true } }, window: { workDoneProgress: true } });
+  const init = await client.initialize(dir, { workspace: { configuration: true, codeLens: { refreshSupport: true } }, window: { workDoneProgress: true } });
+  advertised = (init as { capabilities: { executeCommandProvider?: { commands: string[] } } }).capabilities.executeCommandProvider?.commands ?? [];
 });
 
 after(async () => {
@@ -36,8 +37,10 @@ after(async () => {
 
 interface Lens {
   range: { start: { line: number } };
-  command: { title: string };
+  command: { title: string; command: string; arguments?: unknown[] };
 }
+
+let advertised: string[] = [];
 
 test('compare quantizations: lenses per candidate on model.quantizations, hover with both outputs, dropped after an edit', { timeout: 240_000 }, async () => {
   const uri = fileUri(path.join(dir, 'triage.contract.yaml'));
@@ -59,6 +62,25 @@ test('compare quantizations: lenses per candidate on model.quantizations, hover 
   const exampleLine = text.split('\n').findIndex((l) => l.includes('- name: german billing'));
   const hover = await client.request<{ contents: { value: string } } | null>('textDocument/hover', { textDocument: { uri }, position: { line: exampleLine, character: 12 } });
   assert.ok(hover && /F16/.test(hover.contents.value) && /Q4_0/.test(hover.contents.value), hover?.contents.value);
+
+  // A drift lens is clickable: it carries the server's command (not the client's
+  // contracts.compareQuantizations), which runs the comparison again.
+  for (const l of drift) {
+    assert.equal(l.command.command, 'contracts.recompareQuantizations');
+    assert.deepEqual(l.command.arguments, [{ uri }]);
+  }
+  assert.ok(advertised.includes('contracts.recompareQuantizations'), `executeCommandProvider: ${advertised.join(', ')}`);
+  assert.ok(!advertised.includes('contracts.compareQuantizations'), 'the client registers that one itself');
+  const again = await client.request<{ status: string; lines: string[] }>('workspace/executeCommand', { command: drift[0]!.command.command, arguments: drift[0]!.command.arguments }, 200_000);
+  assert.equal(again.status, 'ok', JSON.stringify(again));
+  assert.deepEqual(again.lines.map((l) => l.split(' differ')[0]), res.lines.map((l) => l.split(' differ')[0]));
+  const relensed = await client.request<Lens[]>('textDocument/codeLens', { textDocument: { uri } });
+  assert.equal(relensed.filter((l) => l.command.title.startsWith('⇄')).length, 2);
+  const bad = await client.request<unknown>('workspace/executeCommand', { command: 'contracts.recompareQuantizations', arguments: [] }).then(
+    () => 'resolved',
+    (e: { code?: number; message?: string }) => `${e.code}: ${e.message}`,
+  );
+  assert.match(String(bad), /-32602: contracts\.recompareQuantizations needs an argument \{ uri \}/);
 
   client.replace(uri, 2, text.replace('Route a support message', 'Route a customer message'));
   await client.diagnosticsFor(uri, 2);

@@ -81,7 +81,7 @@ describe('language server over stdio', () => {
       const caps = init.capabilities as Record<string, unknown>;
       assert.deepEqual(caps.textDocumentSync, { openClose: true, change: 2 });
       assert.equal(caps.hoverProvider, true);
-      assert.deepEqual(caps.executeCommandProvider, { commands: ['contracts.runAll', 'contracts.runExample'] });
+      assert.deepEqual(caps.executeCommandProvider, { commands: ['contracts.runAll', 'contracts.runExample', 'contracts.recompareQuantizations'] });
       assert.deepEqual(caps.codeLensProvider, { resolveProvider: false });
     } finally {
       assert.equal(await c.stop(), 0);

@@ -16,10 +16,17 @@ export const DIAGNOSTIC_SOURCE = 'contracts';
 export const Commands = {
   runAll: 'contracts.runAll',
   runExample: 'contracts.runExample',
+  /** Runs the comparison of quantizations again (the drift lenses carry it). Not the client's `contracts.compareQuantizations`. */
+  recompareQuantizations: 'contracts.recompareQuantizations',
 } as const;
 
 /** Argument of `contracts.runAll`. */
 export interface RunAllArgs {
+  uri: string;
+}
+
+/** Argument of `contracts.recompareQuantizations`. */
+export interface RecompareQuantizationsArgs {
   uri: string;
 }
 

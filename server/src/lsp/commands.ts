@@ -29,8 +29,12 @@ export async function runExamples(ctx: ServerContext, params: RunExamplesParams,
   return ctx.runner.run(request, abortSignal(token), (p) => void ctx.connection.sendNotification(RunProgressNotification, p));
 }
 
-export function executeCommand(ctx: ServerContext, params: ExecuteCommandParams, token: CancellationToken): Promise<RunExamplesResult> {
+export function executeCommand(ctx: ServerContext, params: ExecuteCommandParams, token: CancellationToken): Promise<RunExamplesResult | CompareQuantizationsResult> {
   const arg = (params.arguments?.[0] ?? {}) as { uri?: unknown; example?: unknown };
+  if (params.command === Commands.recompareQuantizations) {
+    if (typeof arg.uri !== 'string') return Promise.reject(new ResponseError(ErrorCodes.InvalidParams, `${params.command} needs an argument { uri }`));
+    return compareQuantizations(ctx, { uri: arg.uri }, token);
+  }
   if (params.command !== Commands.runAll && params.command !== Commands.runExample) {
     return Promise.reject(new ResponseError(ErrorCodes.InvalidParams, `unknown command ${params.command}`));
   }

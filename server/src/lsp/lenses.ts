@@ -1,7 +1,7 @@
 import type { CodeLens, CodeLensParams } from 'vscode-languageserver/node';
 import { codeLenses } from '../core/lenses';
 import { contractLensTitle, exampleLensTitle } from '../core/run-findings';
-import { Commands, type RunAllArgs, type RunExampleArgs } from '../protocol';
+import { Commands, type RecompareQuantizationsArgs, type RunAllArgs, type RunExampleArgs } from '../protocol';
 import type { ServerContext } from './context';
 
 export function lenses(ctx: ServerContext, params: CodeLensParams): CodeLens[] | null {
@@ -9,7 +9,8 @@ export function lenses(ctx: ServerContext, params: CodeLensParams): CodeLens[] |
   if (!a) return null;
   const r = a.result;
   const runs = ctx.results.runsOf?.(a.uri, r);
-  const drift: CodeLens[] = (ctx.drift.viewOf(a.uri, r)?.lenses ?? []).map((l) => ({ range: r.lines.range(l.start, l.end), command: { title: l.title, command: '', tooltip: l.tooltip } }));
+  const recompare: RecompareQuantizationsArgs = { uri: a.uri };
+  const drift: CodeLens[] = (ctx.drift.viewOf(a.uri, r)?.lenses ?? []).map((l) => ({ range: r.lines.range(l.start, l.end), command: { title: l.title, command: Commands.recompareQuantizations, arguments: [recompare], tooltip: `${l.tooltip ? `${l.tooltip}\n\n` : ''}Click to compare the quantizations again` } }));
   return [...drift, ...codeLenses(r).map((l) => {
     const range = r.lines.range(l.start, l.end);
     if (l.action.kind === 'runAll') {
