@@ -116,9 +116,15 @@ async function pipeline(model: string, quick: boolean) {
       const t0 = performance.now();
       // Tokenized and split as the runner does (the shared prefix evaluated as its own batch), so
       // that the computation — and so the greedy tokens — are the same.
+      // Like the runner, it keeps the evaluated prefix between calls (the pipeline's runner outlives
+      // a run while the model is loaded) and evaluates only the rest of the prompt.
       const { tokens, sharedPrefixTokens } = tokenizePrompt(lease.model as never, rendered);
-      await seq.clearHistory();
-      await seq.evaluateWithoutGeneratingNewTokens(tokens.slice(0, sharedPrefixTokens) as never);
+      if (seq.compareContextTokens(tokens as never).firstDifferentIndex >= sharedPrefixTokens && sharedPrefixTokens > 0) {
+        if (seq.nextTokenIndex > sharedPrefixTokens) await seq.eraseContextTokenRanges([{ start: sharedPrefixTokens, end: seq.nextTokenIndex }]);
+      } else {
+        await seq.clearHistory();
+        await seq.evaluateWithoutGeneratingNewTokens(tokens.slice(0, sharedPrefixTokens) as never);
+      }
       const state = grammar ? new LlamaGrammarEvaluationState({ model: lease.model, grammar: stock }) : undefined;
       const out: number[] = [];
       const iter = seq.evaluate(tokens.slice(sharedPrefixTokens) as never, { temperature: 0, ...(state ? { grammarEvaluationState: state } : {}) });
