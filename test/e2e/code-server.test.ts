@@ -220,6 +220,77 @@ describe('Prompt Contracts in code-server', () => {
     await wb.screenshot(RUN_DIR, '07-specialist-verdicts');
   });
 
+  test('Show Report opens a webview whose charts are drawn, following the theme, and it redraws as runs finish', async () => {
+    // The specialist's two examples ran on its reference quantization (F16) in the test above.
+    const file = 'specialist-triage.contract.yaml';
+    await wb.openFile(file);
+    await wb.runCommand('Prompt Contracts: Show Report');
+    // The webview is an iframe inside an iframe: find the frame that holds the report, again on every
+    // probe (a redraw may replace it).
+    const section = '[data-contract="specialist-triage"]';
+    const reportFrame = async () => {
+      for (const f of wb.page.frames()) if ((await f.locator(section).count().catch(() => 0)) > 0) return f;
+      return undefined;
+    };
+    const frame = await until('the report webview with the specialist\'s section', reportFrame, 60_000, async () => wb.page.frames().map((f) => f.url().slice(0, 80)).join(' | '));
+    const count = async (selector: string) => (await (await reportFrame())?.locator(`${section} ${selector}`).count()) ?? 0;
+    assert.ok((await count('[data-chart=latency] rect')) > 0, 'latency histogram bars');
+    assert.ok((await count('[data-chart=latency] [data-mark=p95]')) > 0, 'p95 marks');
+    assert.ok((await count('[data-chart=latency] [data-mark=budget-p95]')) > 0, 'the p95 budget line');
+    assert.ok((await count('[data-chart=ttft] rect')) > 0, 'time to first token bars');
+    // german billing answers shipping: /label fails
+    assert.ok((await count('[data-chart=fields] g[data-field="/label"] rect')) > 0, 'the failing field /label');
+    assert.equal(await count('[data-chart=drift]'), 0, 'one quantization so far: no drift matrix');
+    const drawn = await frame.locator(`${section} svg[data-chart=latency]`).boundingBox();
+    assert.ok(drawn && drawn.width > 100 && drawn.height > 50, `the latency chart has a size: ${JSON.stringify(drawn)}`);
+    // Colours come from the workbench theme's variables, not the page's fallbacks.
+    const themed = await frame.evaluate(() => {
+      const g = globalThis as unknown as { getComputedStyle(e: unknown): { getPropertyValue(p: string): string }; document: { documentElement: unknown } };
+      return g.getComputedStyle(g.document.documentElement).getPropertyValue('--vscode-editor-foreground').trim();
+    });
+    assert.ok(themed, 'the webview sees --vscode-editor-foreground');
+    assert.equal(await frame.locator('meta[http-equiv="Content-Security-Policy"]').count(), 1);
+    const showCharts = async () => {
+      await wb.runCommand('Notifications: Clear All Notifications');
+      await (await reportFrame())?.locator(`${section} svg[data-chart=latency]`).scrollIntoViewIfNeeded();
+    };
+    await showCharts();
+    await wb.screenshot(RUN_DIR, '08-report');
+
+    // Q8_0 for this window's runs, then the whole file: the open report gains the 12 Q8_0 results
+    // and, with two quantizations, the drift matrix.
+    const pick = async (label: RegExp) => {
+      await wb.page.keyboard.press('F1');
+      await wb.page.locator('.quick-input-widget .quick-input-box input').fill('>Prompt Contracts: Select Model / Quantization');
+      // Not wb.runCommand: that waits for the quick input to close, and this command opens another.
+      const command = wb.page.locator('.quick-input-list .monaco-list-row', { has: wb.page.locator('.label-name', { hasText: /^Prompt Contracts: Select Model \/ Quantization$/ }) }).first();
+      await command.waitFor({ timeout: 15_000 });
+      await command.click();
+      const row = wb.page.locator('.quick-input-list .monaco-list-row', { has: wb.page.locator('.label-name', { hasText: label }) }).first();
+      await row.waitFor({ timeout: 15_000 });
+      await row.click();
+      await wb.page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 });
+    };
+    const examples = async () => Number(await (await reportFrame())?.locator(section).getAttribute('data-examples'));
+    const before = await examples();
+    await pick(/^Q8_0$/);
+    try {
+      await wb.runCommand('Prompt Contracts: Run All Examples in File');
+      await until('the report to show 2 F16 and 12 Q8_0 results with a 2 × 2 drift matrix', async () => ((await examples().catch(() => 0)) === before + 12 && (await count('[data-chart=drift] g[data-row]')) === 4 ? true : undefined), 180_000, async () => `data-examples=${await examples().catch(() => NaN)} (before: ${before}), drift cells ${await count('[data-chart=drift] g[data-row]').catch(() => NaN)}`);
+      assert.ok((await count('[data-chart=latency] g[data-quantization="Q8_0"] rect')) > 0, 'Q8_0 latencies drawn');
+      await showCharts();
+      await wb.screenshot(RUN_DIR, '08b-report-updated');
+      await (await reportFrame())?.locator(`${section} svg[data-chart=drift]`).scrollIntoViewIfNeeded();
+      await wb.screenshot(RUN_DIR, '08c-report-drift');
+    } finally {
+      // Leave the window as the next tests expect it: every quantization, one editor group.
+      await pick(/Every quantization the contract lists/);
+      const tab = wb.page.locator('.tabs-container .tab', { hasText: 'Prompt Contracts Report' });
+      await tab.first().click({ button: 'middle' });
+      await tab.first().waitFor({ state: 'detached', timeout: 10_000 });
+    }
+  });
+
   test('the in-host suite of `npm run test:vscode` passes inside this VS Code', async () => {
     const out = path.join(server.root, 'host-suite.json');
     const started = Date.now();
