@@ -47,11 +47,12 @@ export class ReportView implements vscode.Disposable {
 
   show(): void {
     if (this.panel) {
-      this.panel.reveal();
+      this.panel.reveal(undefined, true);
       this.setPage();
       return;
     }
-    const panel = vscode.window.createWebviewPanel(REPORT_VIEW_TYPE, 'Prompt Contracts Report', vscode.ViewColumn.Active, {
+    // Beside the contract, which keeps the focus: run it again and watch the report move.
+    const panel = vscode.window.createWebviewPanel(REPORT_VIEW_TYPE, 'Prompt Contracts Report', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, {
       // Only for the script that swaps in a newer body; nothing is loaded from disk or the network.
       enableScripts: true,
       localResourceRoots: [],
