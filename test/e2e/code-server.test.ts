@@ -306,4 +306,146 @@ describe('Prompt Contracts in code-server', () => {
     const failures = report.results.filter((r) => !r.ok);
     assert.deepEqual(failures, [], JSON.stringify(failures, null, 2));
   });
+
+  test('Accept actual output as expected: the quick fix on a wrong value shows the diff, asks, and applies one undoable edit', async () => {
+    // The workspace is a temp copy of samples/: the committed sample is never touched.
+    const file = 'specialist-triage.contract.yaml';
+    const onDisk = path.join(server.workspace, file);
+    const original = fs.readFileSync(onDisk, 'utf8');
+    const lines = original.split('\n');
+    const name = lines.findIndex((l) => l.includes('- name: german billing'));
+    const expectedLine = lines.findIndex((l, i) => i > name && l.trimStart().startsWith('expected:'));
+    assert.equal(lines[expectedLine], '    expected: { label: billing, urgent: false }');
+    await wb.openFile(file);
+    await wb.gotoLine(name + 2);
+    await wb.runCommand('Prompt Contracts: Run Example');
+    await until('the lens of "german billing" to name the wrong label', async () => ((await wb.codeLens(/label: billing → shipping/).count()) > 0 ? true : undefined), 180_000);
+    // The cursor on the squiggled value, then Ctrl+. (the lightbulb's menu).
+    await wb.gotoLine(expectedLine + 1, lines[expectedLine]!.indexOf('billing') + 2);
+    const fix = wb.page.locator('.action-widget .monaco-list-row', { hasText: 'Accept actual output as expected' }).first();
+    await until('the quick fix menu', async () => {
+      if (!(await fix.isVisible())) await wb.page.keyboard.press('Control+.');
+      return (await fix.isVisible().catch(() => false)) ? true : undefined;
+    }, 30_000, async () => (await wb.page.locator('.action-widget').allInnerTexts().catch(() => [])).join(' | ') || 'no action widget');
+    // The menu takes keys (a pointer block covers it): move to the fix, then Enter.
+    for (let i = 0; i < 5 && !/\bfocused\b/.test((await fix.getAttribute('class')) ?? ''); i++) await wb.page.keyboard.press('ArrowDown');
+    assert.match((await fix.getAttribute('class')) ?? '', /\bfocused\b/);
+    await wb.page.keyboard.press('Enter');
+    const dialog = wb.page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ timeout: 30_000 });
+    assert.match(await dialog.innerText(), /Accept the actual output of "german billing" as its expected value\?/);
+    // The diff is on screen behind the modal: the old value on the left, the actual output on the right.
+    const diff = wb.page.locator('.monaco-diff-editor').filter({ visible: true }).first();
+    await diff.waitFor({ timeout: 15_000 });
+    await until('the diff to show both values', async () => {
+      const t = (await diff.innerText()).replace(/\u00a0/g, ' ');
+      return t.includes('label: billing') && t.includes('label: shipping') ? true : undefined;
+    }, 15_000, async () => (await diff.innerText()).slice(0, 400));
+    await wb.screenshot(RUN_DIR, '10-accept-output-diff');
+    await dialog.getByRole('button', { name: 'Apply' }).click();
+    await dialog.waitFor({ state: 'hidden', timeout: 10_000 });
+    await until('the expected value to be the actual output', async () => ((await wb.lineText(expectedLine + 1)) === '    expected: { label: shipping, urgent: false }' ? true : undefined), 15_000, () => wb.lineText(expectedLine + 1));
+    await wb.screenshot(RUN_DIR, '11-accept-output-applied');
+    // Applied to the editor, not saved; saving writes exactly that line.
+    assert.equal(fs.readFileSync(onDisk, 'utf8'), original, 'not saved by the fix');
+    await wb.page.keyboard.press('Control+s');
+    const saved = await until('the saved file', async () => {
+      const t = fs.readFileSync(onDisk, 'utf8');
+      return t !== original ? t : undefined;
+    });
+    const want = [...lines];
+    want[expectedLine] = '    expected: { label: shipping, urgent: false }';
+    assert.equal(saved, want.join('\n'), 'only that line changed');
+    // One undo takes it back.
+    await wb.page.keyboard.press('Control+z');
+    await until('undo to restore the expected value', async () => ((await wb.lineText(expectedLine + 1)) === lines[expectedLine] ? true : undefined), 15_000, () => wb.lineText(expectedLine + 1));
+    await wb.page.keyboard.press('Control+s');
+    await until('the file to be as it was', async () => (fs.readFileSync(onDisk, 'utf8') === original ? true : undefined));
+  });
+
+  test('a window reload during a run: the extension comes back, says once that the run was interrupted, and the unsaved edit is still there', async () => {
+    const file = RUN_SAMPLE;
+    const onDisk = path.join(server.workspace, file);
+    const original = fs.readFileSync(onDisk, 'utf8');
+    const lines = original.split('\n');
+    const example = firstExample(original);
+    const inputLine = example.line + 1;
+    assert.match(lines[inputLine]!, /^ {4}input: \{ complaint: ".*" \}$/);
+    // VS Code for the web saves after a second by default; with auto save off the edit lives only in
+    // the editor (and VS Code's hot-exit backup), which is what a reload must not lose.
+    const settingsFile = path.join(server.userDataDir, 'User', 'settings.json');
+    const autoSave = () => (JSON.parse(fs.readFileSync(settingsFile, 'utf8')) as Record<string, unknown>)['files.autoSave'];
+    await wb.runCommand('File: Toggle Auto Save');
+    if ((await until('auto save to be set', async () => autoSave())) !== 'off') await wb.runCommand('File: Toggle Auto Save');
+    assert.equal(await until('auto save to be off', async () => (autoSave() === 'off' ? 'off' : undefined)), 'off');
+    await wb.openFile(file);
+    // An unsaved edit: an input the prompt does not use (a warning, so the contract still runs).
+    await wb.gotoLine(inputLine + 1, lines[inputLine]!.length - 1);
+    await wb.page.keyboard.type(', tier: gold', { delay: 20 });
+    await wb.page.keyboard.press('Escape');
+    const edited = lines[inputLine]!.replace(/ \}$/, ', tier: gold }');
+    await until('the edit in the editor', async () => ((await wb.lineText(inputLine + 1)) === edited ? true : undefined), 10_000, () => wb.lineText(inputLine + 1));
+    const warned = async () => {
+      await wb.expandProblems();
+      return problemRow('placeholder-unused-input', inputLine).test(await wb.problems()) ? true : undefined;
+    };
+    await until('the unsaved edit to be checked', warned, 30_000, () => wb.problems());
+    const dirtyTab = wb.page.locator('.tabs-container .tab.dirty', { hasText: file });
+    assert.equal(await dirtyTab.count(), 1, 'the edit is unsaved');
+    assert.equal(fs.readFileSync(onDisk, 'utf8'), original, 'the edit is only in the editor');
+
+    await wb.openFile(file);
+    await wb.runCommand('Prompt Contracts: Run All Examples in File');
+    // Mid-run: the progress toast reports examples, and the run has not finished (no summary yet).
+    const progress = await until('the run to be under way', async () => (await wb.notifications()).find((n) => /Run all examples in classify-complaint/.test(n) && /\d+\/\d+|running on|loading/.test(n)), 120_000, async () => (await wb.notifications()).join(' || '));
+    assert.ok(!(await wb.notifications()).some((n) => /\d+\/\d+ pass/.test(n) && !/Run all/.test(n)), 'the run has not finished yet');
+    await wb.screenshot(RUN_DIR, '12-before-reload');
+    const toastsBefore = await wb.notifications();
+    await reloadWindow(wb);
+    timings.reloadedMs = Date.now() - t0;
+
+    // Back: a new language server, the status item, the edit still unsaved in the editor, the file untouched.
+    await until('the status item after the reload', async () => ((await wb.statusItem(/Model: not loaded/).count()) > 0 ? true : undefined), 90_000, async () => (await wb.statusBarTexts()).join(' | '));
+    const told = await until('the interrupted run to be told', async () => {
+      const n = (await wb.notifications()).filter((x) => /interrupted/.test(x));
+      return n.length ? n : undefined;
+    }, 60_000, async () => (await wb.notifications()).join(' || '));
+    assert.equal(told.length, 1, told.join(' || '));
+    assert.match(told[0]!, /"Run all examples in classify-complaint\.contract\.yaml" was interrupted when the window reloaded/);
+    await wb.openFile(file);
+    assert.equal(await wb.lineText(inputLine + 1), edited, 'the unsaved edit survived the reload');
+    assert.equal(await dirtyTab.count(), 1, 'still unsaved');
+    assert.equal(fs.readFileSync(onDisk, 'utf8'), original, 'nothing was saved behind the user');
+    await until('diagnostics of the restored edit', warned, 60_000, () => wb.problems());
+    await until('the code lenses of the restored editor', async () => ((await wb.codeLens(/Run example|Run all|pass/).count()) > 0 ? true : undefined), 30_000, async () => (await wb.editor().locator('.codelens-decoration a').allInnerTexts()).join(' | ') || 'no lenses');
+    const toasts = await wb.notifications();
+    assert.equal(new Set(toasts).size, toasts.length, `no toast twice: ${toasts.join(' || ')}`);
+    assert.ok(!toasts.some((n) => /language server (stopped|keeps stopping)/.test(n)), toasts.join(' || '));
+    await wb.screenshot(RUN_DIR, '13-after-reload');
+    process.stdout.write(`# reload during a run: before: ${JSON.stringify(progress)} / ${toastsBefore.length} toasts; after: ${JSON.stringify(toasts)}\n`);
+
+    // Told once: another reload says nothing more about it.
+    await reloadWindow(wb);
+    await until('the status item after the second reload', async () => ((await wb.statusItem(/Model: not loaded/).count()) > 0 ? true : undefined), 90_000, async () => (await wb.statusBarTexts()).join(' | '));
+    await wb.openFile(file);
+    assert.equal(await wb.lineText(inputLine + 1), edited, 'the edit survived the second reload too');
+    await until('diagnostics after the second reload', warned, 60_000, () => wb.problems());
+    assert.deepEqual((await wb.notifications()).filter((x) => /interrupted/.test(x)), [], 'not told again');
+    await wb.runCommand('File: Toggle Auto Save');
+  });
 });
+
+/** "Developer: Reload Window" from the palette, then waits for the new workbench. */
+async function reloadWindow(wb: Workbench): Promise<void> {
+  // A "leave this page?" prompt would mean VS Code feared losing edits; accept it (the test then sees whether they were lost).
+  const onDialog = (d: { type(): string; accept(): Promise<void> }) => {
+    process.stdout.write(`# reload: the page asked ${d.type()}\n`);
+    void d.accept();
+  };
+  wb.page.on('dialog', onDialog);
+  const navigated = wb.page.waitForEvent('framenavigated', { predicate: (f) => f === wb.page.mainFrame(), timeout: 60_000 });
+  await wb.runCommand('Developer: Reload Window').catch(() => undefined); // the page may go away before the palette closes
+  await navigated.finally(() => wb.page.off('dialog', onDialog));
+  await wb.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  await wb.page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 60_000 });
+}
