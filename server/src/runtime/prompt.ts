@@ -13,8 +13,8 @@ import { renderTemplate, scanPlaceholders } from '../core/placeholders';
  * not part of the instruction but would put three newlines between system and user text.
  * A blank system text means no system message at all.
  *
- * The text must be tokenized with special tokens parsed (`model.tokenize(text, true)`), so that
- * `<start_of_turn>` becomes token 105 and `<end_of_turn>` 106 rather than characters.
+ * The template's markup must become special tokens (`<start_of_turn>` 105, `<end_of_turn>` 106),
+ * not characters, and the content must not: see tokenizeTurns.
  */
 
 export const BOS = '<bos>';
@@ -97,10 +97,32 @@ export interface TokenizedPrompt {
   sharedPrefixTokens: number;
 }
 
+const TURN_HEAD = `${BOS}${START_OF_TURN}`;
+const TURN_TAIL = `${END_OF_TURN}\n${START_OF_TURN}model\n`;
+
+/**
+ * Tokenizes rendered Gemma turns with only the chat template's own markup as special tokens: the
+ * leading `<bos><start_of_turn>` and the closing `<end_of_turn>\n<start_of_turn>model\n`. The
+ * content between them — the contract's prompt text and the example's input — is tokenized as
+ * text, so an input that contains `<end_of_turn>` (a user pasting chat markup, an injection
+ * attempt) reaches the model as those characters and cannot close the turn. llama.cpp tokenizes
+ * the text between special tokens fragment by fragment, so for content without markup this gives
+ * exactly the tokens of `tokenize(text, true)` (tested).
+ */
+export function tokenizeTurns(tokenizer: Tokenizer, text: string): number[] {
+  if (!text.startsWith(TURN_HEAD)) return [...tokenizer.tokenize(text, true)];
+  const out = [...tokenizer.tokenize(TURN_HEAD, true)];
+  const tail = text.endsWith(TURN_TAIL) && text.length - TURN_TAIL.length >= TURN_HEAD.length;
+  const body = text.slice(TURN_HEAD.length, tail ? text.length - TURN_TAIL.length : text.length);
+  if (body) out.push(...tokenizer.tokenize(body, false));
+  if (tail) out.push(...tokenizer.tokenize(TURN_TAIL, true));
+  return out;
+}
+
 export function tokenizePrompt(tokenizer: Tokenizer, rendered: RenderedPrompt): TokenizedPrompt {
-  const tokens = [...tokenizer.tokenize(rendered.text, true)];
+  const tokens = tokenizeTurns(tokenizer, rendered.text);
   // The static prefix's last token may merge differently with what follows it; keep only the
   // tokens both tokenizations agree on.
-  const prefix = rendered.staticPrefix ? tokenizer.tokenize(rendered.staticPrefix, true) : [];
+  const prefix = rendered.staticPrefix ? tokenizeTurns(tokenizer, rendered.staticPrefix) : [];
   return { tokens, sharedPrefixTokens: commonTokenPrefix(prefix, tokens) };
 }

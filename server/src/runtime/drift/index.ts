@@ -15,7 +15,7 @@ import {
   type PositionScore,
 } from '../../core/drift-compare';
 import { runContract, type ContractRunResult, type ModelSource, type ResolvedRunnerModel, type RunOptions } from '../engine';
-import { renderPrompt, tokenizePrompt } from '../prompt';
+import { renderPrompt, tokenizePrompt, tokenizeTurns } from '../prompt';
 import { modelQueue } from '../queue';
 import { AbortError, type RunnerModelInfo } from '../runner';
 import type { Distribution } from '../stats';
@@ -477,7 +477,7 @@ function sameTokens(a: readonly number[], b: readonly number[]): boolean {
 
 function tokenizerMismatch(scorer: TokenScorer, requests: readonly TfRequest[]): string | undefined {
   for (const r of requests) {
-    const p = scorer.tokenize(r.promptText, true);
+    const p = tokenizeTurns(scorer, r.promptText);
     const o = scorer.tokenize(r.outputText, false);
     if (!sameTokens(p, r.req.prompt) || !sameTokens(o, r.req.output)) return `${scorer.info.quantization}'s tokenizer splits the same text differently: token-level agreement needs the same tokenization`;
   }
