@@ -152,29 +152,24 @@ async function pipeline(model: string, quick: boolean) {
       bareFree: { name: 'bare loop, no grammar', ms: [], tokens: 0, text: '' },
     };
     const rounds = quick ? 3 : 9;
-    const phases: Record<string, number[]> = { ttftGrammar: [], ttftFree: [] };
+    const ttft: Record<'grammar' | 'free', number[]> = { grammar: [], free: [] };
+    const record = (arm: Arm, m: { ms: number; tokens: number; text: string }) => {
+      arm.ms.push(m.ms);
+      arm.tokens = m.tokens;
+      arm.text = m.text;
+    };
+    const viaPipeline = async (c: { check: CheckResult; file: string }, mode: 'grammar' | 'free') => {
+      const { ms, r } = await runPipeline(c);
+      const ex = r.examples[0]!;
+      ttft[mode].push(ex.runs[0]!.ttftMs);
+      return { ms, tokens: ex.runs[0]!.outputTokens, text: ex.output ?? '' };
+    };
     for (let r = 0; r < rounds; r++) {
       // Interleaved, so that load changes on the machine hit every arm alike.
-      const pg = await runPipeline(con);
-      const ex = pg.r.examples[0]!;
-      arms.pipelineGrammar!.ms.push(pg.ms);
-      arms.pipelineGrammar!.tokens = ex.runs[0]!.outputTokens;
-      arms.pipelineGrammar!.text = ex.output ?? '';
-      phases.ttftGrammar!.push(ex.runs[0]!.ttftMs);
-      const bg = await bare(nCon, true);
-      arms.bareGrammar!.ms.push(bg.ms);
-      arms.bareGrammar!.tokens = bg.tokens;
-      arms.bareGrammar!.text = bg.text;
-      const pf = await runPipeline(free);
-      const exf = pf.r.examples[0]!;
-      arms.pipelineFree!.ms.push(pf.ms);
-      arms.pipelineFree!.tokens = exf.runs[0]!.outputTokens;
-      arms.pipelineFree!.text = exf.output ?? '';
-      phases.ttftFree!.push(exf.runs[0]!.ttftMs);
-      const bf = await bare(nFree, false);
-      arms.bareFree!.ms.push(bf.ms);
-      arms.bareFree!.tokens = bf.tokens;
-      arms.bareFree!.text = bf.text;
+      record(arms.pipelineGrammar!, await viaPipeline(con, 'grammar'));
+      record(arms.bareGrammar!, await bare(nCon, true));
+      record(arms.pipelineFree!, await viaPipeline(free, 'free'));
+      record(arms.bareFree!, await bare(nFree, false));
     }
     await ctx.dispose();
     const traceLines = fs.readdirSync(traceDir).reduce((n, f) => n + fs.readFileSync(path.join(traceDir, f), 'utf8').split('\n').filter(Boolean).length, 0);
@@ -186,7 +181,7 @@ async function pipeline(model: string, quick: boolean) {
       traceLines,
       verdicts: { grammar: w1.r.examples[0]!.verdict.kind, free: w2.r.examples[0]!.verdict.kind },
       arms: Object.fromEntries(Object.entries(arms).map(([k, a]) => [k, { ...a, median: median(a.ms), min: Math.min(...a.ms) }])),
-      ttftMs: { grammar: median(phases.ttftGrammar!), free: median(phases.ttftFree!) },
+      ttftMs: { grammar: median(ttft.grammar), free: median(ttft.free) },
     };
   } finally {
     lease.release();
