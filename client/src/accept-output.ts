@@ -60,7 +60,7 @@ export class AcceptOutput implements vscode.Disposable {
       await vscode.commands.executeCommand('vscode.diff', uri, preview, `${name} ↔ "${args.example}" with its actual output as expected`, { preview: true });
       choice = await vscode.window.showInformationMessage(
         `Accept the actual output of "${args.example}" as its expected value?`,
-        { modal: true, detail: `The diff shows the change to ${name}. It is applied as one edit (Undo reverts it); the file is not saved.` },
+        { modal: true, detail: `The diff shows the change to ${name}. It is applied to the editor as one edit: Undo reverts it.` },
         APPLY,
       );
     } finally {

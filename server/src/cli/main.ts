@@ -11,6 +11,7 @@ const COMMANDS: Record<string, Command> = {
   // Loaded on first use, so that `check` (and its worker threads) never initialise the runtime.
   run: { summary: 'run the examples on the local model: verdicts, latency percentiles, budgets', run: async (args, io) => (await import('./run-command.js')).runCommand(args, io) },
   drift: { summary: 'compare quantizations (and the baseline): answers that changed, token agreement, latency, size', run: async (args, io) => (await import('./drift-command.js')).driftCommand(args, io) },
+  export: { summary: 'write the examples as fine-tuning data (TRL chat JSONL), as VS Code\'s Export Fine-Tuning Dataset does', run: async (args, io) => (await import('./export-command.js')).exportCommand(args, io) },
 };
 
 function usage(): string {
