@@ -15,6 +15,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as YAML from 'yaml';
 import { performance } from 'node:perf_hooks';
 import { checkContract, type CheckResult } from '../server/src/core/check';
 import { fsHost } from '../server/src/node-host';
@@ -84,20 +85,30 @@ interface Arm {
   text: string;
 }
 
-async function pipeline(model: string, quick: boolean) {
+/**
+ * `contractFile`: measure on that contract's first example instead of `oneExampleContract` (the
+ * trained specialist answers only its own contract's prompt in JSON).
+ */
+async function pipeline(model: string, quick: boolean, contractFile?: string) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pc-bench-rt-'));
   const maxTokens = 30;
-  const con = checkText(dir, 'constrained', oneExampleContract(maxTokens, 'constrained'));
-  const free = checkText(dir, 'free', oneExampleContract(maxTokens, 'free'));
+  let text = oneExampleContract(maxTokens, 'constrained');
+  if (contractFile) {
+    const doc = YAML.parseDocument(fs.readFileSync(contractFile, 'utf8'));
+    const examples = doc.get('examples') as YAML.YAMLSeq;
+    examples.items.splice(1);
+    text = doc.toString();
+  }
+  const con = checkText(dir, 'one', text);
   const mm = manager(dir);
   const source = llamaSource(mm, { modelOverride: model });
   const lease = await mm.load({ id: 'gemma-3-270m-it', file: model });
   const { LlamaGrammarEvaluationState } = await import('node-llama-cpp');
   try {
     const traceDir = path.join(dir, 'traces');
-    const runPipeline = async (c: { check: CheckResult; file: string }): Promise<{ ms: number; r: ContractRunResult }> => {
+    const runPipeline = async (c: { check: CheckResult; file: string }, free: boolean): Promise<{ ms: number; r: ContractRunResult }> => {
       const t0 = performance.now();
-      const r = await runContract(c.check, { source, file: c.file, warmup: 0, repeat: 1, noCache: true, traceDir });
+      const r = await runContract(c.check, { source, file: c.file, warmup: 0, repeat: 1, noCache: true, traceDir, free });
       const ms = performance.now() - t0;
       if (r.status === 'error' || r.status === 'model-unavailable') throw new Error(`pipeline run failed: ${r.reason}`);
       return { ms, r };
@@ -138,8 +149,8 @@ async function pipeline(model: string, quick: boolean) {
     };
 
     // Warm-up: one of each (first touches of the weights, grammar compile, allocations).
-    const w1 = await runPipeline(con);
-    const w2 = await runPipeline(free);
+    const w1 = await runPipeline(con, false);
+    const w2 = await runPipeline(con, true);
     const nCon = w1.r.examples[0]!.runs[0]?.outputTokens ?? maxTokens;
     const nFree = w2.r.examples[0]!.runs[0]?.outputTokens ?? maxTokens;
     await bare(nCon, true);
@@ -159,7 +170,7 @@ async function pipeline(model: string, quick: boolean) {
       arm.text = m.text;
     };
     const viaPipeline = async (c: { check: CheckResult; file: string }, mode: 'grammar' | 'free') => {
-      const { ms, r } = await runPipeline(c);
+      const { ms, r } = await runPipeline(c, mode === 'free');
       const ex = r.examples[0]!;
       ttft[mode].push(ex.runs[0]!.ttftMs);
       return { ms, tokens: ex.runs[0]!.outputTokens, text: ex.output ?? '' };
@@ -168,7 +179,7 @@ async function pipeline(model: string, quick: boolean) {
       // Interleaved, so that load changes on the machine hit every arm alike.
       record(arms.pipelineGrammar!, await viaPipeline(con, 'grammar'));
       record(arms.bareGrammar!, await bare(nCon, true));
-      record(arms.pipelineFree!, await viaPipeline(free, 'free'));
+      record(arms.pipelineFree!, await viaPipeline(con, 'free'));
       record(arms.bareFree!, await bare(nFree, false));
     }
     await ctx.dispose();
@@ -176,7 +187,7 @@ async function pipeline(model: string, quick: boolean) {
     return {
       model: lease.resolved.label,
       promptTokens: w1.r.examples[0]!.runs[0]!.promptTokens,
-      maxTokens,
+      maxTokens: con.check.contract!.model.maxTokens,
       rounds,
       traceLines,
       verdicts: { grammar: w1.r.examples[0]!.verdict.kind, free: w2.r.examples[0]!.verdict.kind },
@@ -299,7 +310,7 @@ async function main(): Promise<void> {
   const model = rel ? path.resolve(rel) : undefined;
   const quick = process.argv.includes('--quick');
   let out: unknown;
-  if (part === 'pipeline') out = await pipeline(model!, quick);
+  if (part === 'pipeline') out = await pipeline(model!, quick, process.argv.find((a) => a.startsWith('--contract='))?.slice('--contract='.length));
   else if (part === 'prefix') out = await prefix(model!);
   else if (part === 'load') out = await load(model!);
   else if (part === 'overhead') out = await overhead(quick);

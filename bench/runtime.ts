@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ensureBenchModels } from '../test/support/models';
+import { ensureBenchModels, ensureSpecialist270mModels } from '../test/support/models';
 import { fileUri, LspClient } from '../test/support/lsp-client';
 import { oneExampleContract } from './runtime-probe';
 import { writeSection } from './support/doc';
@@ -101,9 +101,9 @@ const median = (xs: readonly number[]) => {
 };
 const load1 = () => Math.round(os.loadavg()[0]! * 100) / 100;
 
-function probe<T>(part: string, model: string | undefined, quick: boolean, log: (s: string) => void): T {
+function probe<T>(part: string, model: string | undefined, quick: boolean, log: (s: string) => void, extra: string[] = []): T {
   log(`runtime: ${part}${model ? ` on ${path.basename(model)}` : ''}`);
-  const out = execFileSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'runtime-probe.ts'), part, ...(model ? [model] : []), ...(quick ? ['--quick'] : [])], {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'runtime-probe.ts'), part, ...(model ? [model] : []), ...(quick ? ['--quick'] : []), ...extra], {
     cwd: REPO,
     encoding: 'utf8',
     maxBuffer: 64 << 20,
@@ -234,7 +234,7 @@ async function benchServer(dist: Dist, model: string, log: (s: string) => void):
   }
 }
 
-export async function benchRuntime(opts: { quick: boolean; log: (s: string) => void; specialist270m?: string }): Promise<RuntimeData> {
+export async function benchRuntime(opts: { quick: boolean; log: (s: string) => void }): Promise<RuntimeData> {
   const { quick, log } = opts;
   const model = (await ensureBenchModels())['270m'].Q8_0;
   const dist = snapshotDist();
@@ -243,7 +243,9 @@ export async function benchRuntime(opts: { quick: boolean; log: (s: string) => v
   const promptfoo = benchPromptfoo(quick, log);
   const overhead = probe<OverheadData>('overhead', undefined, quick, log);
   const pipeline = probe<PipelineData>('pipeline', model, quick, log);
-  const pipelineSpecialist = opts.specialist270m ? probe<PipelineData>('pipeline', opts.specialist270m, quick, log) : undefined;
+  // The trained specialist padded to the 270M shape (training/pad-270m.ts): a model that writes the JSON itself.
+  const specialist270m = (await ensureSpecialist270mModels()).Q8_0;
+  const pipelineSpecialist = probe<PipelineData>('pipeline', specialist270m, quick, log, [`--contract=${path.join(REPO, 'samples', 'specialist-triage.contract.yaml')}`]);
   const prefix = probe<PrefixData>('prefix', model, quick, log);
   const coldLoad: LoadData[] = [];
   for (let r = 0; r < (quick ? 1 : 3); r++) {
@@ -252,7 +254,7 @@ export async function benchRuntime(opts: { quick: boolean; log: (s: string) => v
     coldLoad.push({ ...probe<Omit<LoadData, 'pageCache'>>('load', model, quick, log), pageCache: 'warm' });
   }
   const server = await benchServer(dist, model, log);
-  return { machine: machine(), threads: 1, load: [before, load1()], quick, pipeline, ...(pipelineSpecialist ? { pipelineSpecialist } : {}), prefix, coldLoad, server, startup: startupRows, overhead, promptfoo };
+  return { machine: machine(), threads: 1, load: [before, load1()], quick, pipeline, pipelineSpecialist, prefix, coldLoad, server, startup: startupRows, overhead, promptfoo };
 }
 
 // --- rendering ----------------------------------------------------------------------------------
