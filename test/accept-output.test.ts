@@ -116,6 +116,8 @@ test('CRLF documents get CRLF lines; an empty `expected:` gets a value', () => {
 
   const empty = TRIAGE.replace('    input: { message: "" }\n    expected: { label: other, urgent: false }\n', '    input: { message: "" }\n    expected:\n');
   assert.equal(accept(empty, 'empty message', { label: 'other', urgent: false }), TRIAGE);
+  const commented = TRIAGE.replace('    input: { message: "" }\n    expected: { label: other, urgent: false }\n', '    input: { message: "" }\n    expected: # to do\n');
+  assert.equal(accept(commented, 'empty message', { label: 'other', urgent: false }), TRIAGE.replace('    expected: { label: other, urgent: false }\n  - name: german', '    expected: { label: other, urgent: false } # to do\n  - name: german'));
 });
 
 test('scalars: a scalar expected stays one scalar; strings YAML would misread are quoted, and every one reads back as itself', () => {

@@ -31,7 +31,7 @@ export async function exportDataset(ctx: Ctx, doc: vscode.TextDocument): Promise
     return undefined;
   }
   if (!res.rows) {
-    void vscode.window.showInformationMessage(`Prompt Contracts: ${res.contract} has no examples to export.`);
+    void vscode.window.showInformationMessage(`Prompt Contracts: ${res.contract} has no examples ${res.failing.length ? 'left ' : ''}to export.`);
     return undefined;
   }
   const folder = doc.uri.scheme === 'file' ? vscode.Uri.joinPath(doc.uri, '..') : vscode.workspace.workspaceFolders?.[0]?.uri;

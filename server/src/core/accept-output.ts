@@ -169,9 +169,11 @@ function isScalarNull(node: Node): boolean {
 }
 
 function replaceEmpty(src: YamlSource, key: Node, value: unknown): OffsetEdit | undefined {
-  const end = key.range?.[1];
-  if (end === undefined) return undefined;
-  const colon = src.text.indexOf(':', end);
+  const keyEnd = key.range?.[1];
+  if (keyEnd === undefined) return undefined;
+  const colon = src.text.indexOf(':', keyEnd);
   if (colon < 0) return undefined;
-  return { start: colon + 1, end: lineEnd(src.text, colon + 1), newText: ` ${renderYamlValue(value, 'flow')}` };
+  const end = lineEnd(src.text, colon + 1);
+  const comment = /\s#.*$/.exec(src.text.slice(colon + 1, end))?.[0].trim();
+  return { start: colon + 1, end, newText: ` ${renderYamlValue(value, 'flow')}${comment ? ` ${comment}` : ''}` };
 }

@@ -33,8 +33,8 @@ function acceptable(check: CheckResult, runs: ContractRuns | undefined, name: st
 /**
  * `textDocument/codeAction`: "Accept actual output as expected" on a wrong-value run diagnostic
  * whose result is current (an example without `expected` never has one: the contract would not
- * run, and removing `expected` makes its result stale). The edit comes
- * from the core; a client that previews it gets a command, any other client the edit itself.
+ * run, and removing `expected` makes its result stale). The edit comes from the core; a client
+ * that previews it gets a command, any other client the edit itself.
  */
 export function codeActions(ctx: ServerContext, params: CodeActionParams, client: CodeActionClient): CodeAction[] | null {
   const only = params.context.only;
@@ -59,8 +59,7 @@ export function codeActions(ctx: ServerContext, params: CodeActionParams, client
     if (!offsets) continue;
     const edit: TextEdit = { range: check.lines.range(offsets.start, offsets.end), newText: offsets.newText };
     const title = wanted.size > 1 ? `${ACCEPT_ACTUAL_OUTPUT_TITLE} ("${name}")` : ACCEPT_ACTUAL_OUTPUT_TITLE;
-    const action: CodeAction = { title, kind: CodeActionKind.QuickFix, isPreferred: true };
-    if (diagnostics.length) action.diagnostics = diagnostics;
+    const action: CodeAction = { title, kind: CodeActionKind.QuickFix, diagnostics, isPreferred: true };
     if (client.previewsAcceptOutput) {
       const args: AcceptActualOutputArgs = { uri: a.uri, version: a.version, example: name, edit };
       action.command = { title, command: ClientSideCommands.acceptActualOutput, arguments: [args] };

@@ -15,11 +15,12 @@ export function exportDatasetRequest(ctx: ServerContext, params: ExportDatasetPa
   if (!check.contract || errors) throw new ResponseError(ErrorCodes.InvalidParams, `the contract has ${errors || 'structural'} error${errors === 1 ? '' : 's'}; fix ${errors === 1 ? 'it' : 'them'} before exporting`);
   const contract = check.contract;
   const runs = ctx.results.runsOf?.(a.uri, check);
-  const failing = contract.examples.filter((e) => !e.skip && (() => {
-    const v = runs?.examples.get(e.name);
+  const failed = (name: string) => {
+    const v = runs?.examples.get(name);
     return v !== undefined && !v.stale && FAILED.has(v.run.verdict);
-  })()).map((e) => e.name);
-  const leaveOut = params.includeFailing === false ? new Set(failing) : undefined;
-  const rows = exportDataset(contract, leaveOut ? { examples: contract.examples.filter((e) => !e.skip && !leaveOut.has(e.name)).map((e) => e.name) } : {});
+  };
+  const failing = contract.examples.filter((e) => !e.skip && failed(e.name)).map((e) => e.name);
+  const kept = params.includeFailing === false ? contract.examples.filter((e) => !e.skip && !failing.includes(e.name)).map((e) => e.name) : undefined;
+  const rows = exportDataset(contract, kept ? { examples: kept } : {});
   return { uri: a.uri, contract: contract.contract, jsonl: toJsonl(rows), rows: rows.length, failing };
 }
