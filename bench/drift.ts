@@ -1,12 +1,14 @@
 /**
  * Drift benchmark (issue 4): teacher forcing beside generation for the same examples, on the
- * SYNTHETIC tiny gemma3 (F16 → Q8_0, Q4_0), the trained tiny specialist (F16 → Q8_0, Q4_0) and,
- * with `--270m`, the SYNTHETIC Gemma-3-270M-shaped models (Q8_0 → Q4_0). Rewrites the
- * `<!-- bench:drift:start -->` section of docs/benchmarks.md.
+ * SYNTHETIC tiny gemma3 (F16 → Q8_0, Q4_0), the trained tiny specialist (F16 → Q8_0, Q4_0;
+ * constrained and free decoding) and the SYNTHETIC Gemma-3-270M-shaped models (Q8_0 → Q4_0;
+ * constrained and free), plus where a teacher-forced position's time goes
+ * (bench/teacher-breakdown.ts). Rewrites the `<!-- bench:drift:start -->` section of
+ * docs/benchmarks.md. `--quick`: fewer examples, no 270M-shaped models, no full-vocabulary method.
  *
- *   node --import tsx bench/drift.ts [--quick] [--270m] [--no-write]
+ *   node --import tsx bench/drift.ts [--quick] [--no-270m] [--no-exact] [--no-write]
  *
- * bench/run.ts can call `benchDrift()` (exported below) and `writeDriftSection()`.
+ * bench/run.ts (`npm run bench -- --only drift`) calls `benchDrift()` and `writeDriftSection()`.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -22,23 +24,28 @@ import { DEFAULT_SETTINGS } from '../server/src/settings';
 import { ensureBenchModels, ensureSpecialistTestModels, ensureTestModels } from '../test/support/models';
 import { writeSection } from './support/doc';
 import { machine, type Machine } from './support/machine';
+import { teacherBreakdown, type Breakdown, type BreakdownRow } from './teacher-breakdown';
 
 const REPO = path.resolve(__dirname, '..');
 const DOC = path.join(REPO, 'docs/benchmarks.md');
 const SECTION = 'drift';
 
 export interface DriftBenchOptions {
-  /** Fewer examples. */
+  /** Fewer examples; by default no 270M-shaped models and no full-vocabulary method. */
   quick?: boolean;
-  /** Also the 270M-shaped SYNTHETIC models (generated on first use: ~1 GB, a few minutes). */
+  /** The 270M-shaped SYNTHETIC models (generated on first use: ~1 GB, a few minutes). Default: not quick. */
   with270m?: boolean;
-  /** Also the full-vocabulary method on two examples of the tiny models (its cost per position). */
+  /** The full-vocabulary method on two examples of the tiny models (its cost per position). Default: not quick. */
   exact?: boolean;
   log?: (s: string) => void;
 }
 
+/** How generation decoded: with the schema's grammar (fast path: the model's own top token is valid; slow path: it rarely is, and the grammar masks the whole vocabulary) or free. */
+export type DecodePath = 'grammar, fast path' | 'grammar, slow path' | 'free';
+
 export interface PairResult {
   set: string;
+  path?: DecodePath;
   reference: string;
   candidate: string;
   differing: number;
@@ -60,8 +67,13 @@ export interface DriftBenchData {
   pairs: PairResult[];
   /** Full-vocabulary teacher forcing, ms per position per model (tiny models). */
   exactMsPerPosition?: number;
+  /** Per-position cost of each kind of request, beside a decode step (bench/teacher-breakdown.ts). */
+  breakdowns?: { set: string; breakdown: Breakdown }[];
   peakRssBytes: number;
 }
+
+/** "Far less than generating": at most this share of generation's time. */
+export const FAR_LESS = 0.25;
 
 const MESSAGES = [
   'I was charged twice for order 4521, please refund one payment.',
@@ -102,11 +114,12 @@ ${MESSAGES.slice(0, n)
 
 const quantPattern = (file: string, quant: string) => path.join(path.dirname(file), path.basename(file).replace(quant, '{quant}'));
 
-function pairsOf(set: string, d: ContractDrift): PairResult[] {
+function pairsOf(set: string, d: ContractDrift, decodePath: DecodePath): PairResult[] {
   return d.candidates.map((c) => {
     const s = c.summary;
     return {
       set,
+      path: decodePath,
       reference: d.reference.quantization,
       candidate: c.quantization,
       differing: s?.differing ?? 0,
@@ -121,42 +134,56 @@ function pairsOf(set: string, d: ContractDrift): PairResult[] {
 
 export async function benchDrift(opts: DriftBenchOptions = {}): Promise<DriftBenchData> {
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
+  const with270m = opts.with270m ?? !opts.quick;
+  const withExact = opts.exact ?? !opts.quick;
   const load0 = Math.round(os.loadavg()[0] * 100) / 100;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pc-bench-drift-'));
   const models = llamaDriftModels({ settings: { ...DEFAULT_SETTINGS, threads: 1, allowDownload: false, idleUnloadSeconds: 0 }, workspaceRoot: REPO });
   const pairs: PairResult[] = [];
+  const breakdowns: { set: string; breakdown: Breakdown }[] = [];
   let exactMsPerPosition: number | undefined;
   const n = opts.quick ? 4 : 8;
-  const run = async (set: string, text: string, file: string, extra: Parameters<typeof runDrift>[1] extends infer O ? Partial<O> : never = {}) => {
+  type Extra = Parameters<typeof runDrift>[1] extends infer O ? Partial<O> : never;
+  // Generation is measured (no cache); one warm-up run per model, as `contracts run` does.
+  const driftOf = (check: ReturnType<typeof checkContract>, file: string, extra: Extra) =>
+    runDrift(check, { source: models.source, scorers: models.scorers, lifecycle: models.lifecycle, file, noCache: true, warmup: 1, repeat: 1, cacheDir: path.join(tmp, 'cache'), onProgress: (m) => log(`  ${m}`), ...extra });
+  const run = async (set: string, text: string, file: string, extra: Extra = {}) => {
     fs.writeFileSync(file, text);
-    const check = checkContract(text, { file, host: fsHost(path.dirname(file)) });
     log(`drift bench: ${set}`);
-    // Generation is measured (no cache); one warm-up run per model, as `contracts run` does.
-    return runDrift(check, { source: models.source, scorers: models.scorers, lifecycle: models.lifecycle, file, noCache: true, warmup: 1, repeat: 1, cacheDir: path.join(tmp, 'cache'), onProgress: (m) => log(`  ${m}`), ...extra });
+    return driftOf(checkContract(text, { file, host: fsHost(path.dirname(file)) }), file, extra);
   };
   try {
     const tiny = (await ensureTestModels()).tiny;
     const d1 = await run('SYNTHETIC tiny', syntheticContract(quantPattern(tiny.F16, 'F16'), ['F16', 'Q8_0', 'Q4_0'], n), path.join(tmp, 'tiny.contract.yaml'));
-    pairs.push(...pairsOf('SYNTHETIC tiny gemma3 (hidden 64, 2 layers, 262k vocab)', d1));
-    if (opts.exact) {
+    pairs.push(...pairsOf('SYNTHETIC tiny gemma3 (hidden 64, 2 layers, 262k vocab)', d1, 'grammar, slow path'));
+    if (withExact) {
       const e = await run('SYNTHETIC tiny, full vocabulary', syntheticContract(quantPattern(tiny.F16, 'F16'), ['F16', 'Q4_0'], n), path.join(tmp, 'tiny-exact.contract.yaml'), { method: 'exact', examples: ['m0', 'm1'] });
       const c = e.candidates[0]?.cost;
       if (c && c.positions) exactMsPerPosition = (c.teacherForcingMs.reference + c.teacherForcingMs.candidate) / (2 * c.positions);
     }
     const spec = await ensureSpecialistTestModels();
     const specFile = path.join(REPO, 'samples', 'specialist-triage.contract.yaml');
-    const specText = fs.readFileSync(specFile, 'utf8');
-    const d2 = await runDrift(checkContract(specText, { file: specFile, host: fsHost(REPO) }), { source: models.source, scorers: models.scorers, lifecycle: models.lifecycle, file: specFile, noCache: true, warmup: 1, repeat: 1, cacheDir: path.join(tmp, 'cache'), onProgress: (m) => log(`  ${m}`), ...(opts.quick ? { examples: ['double charge', 'late parcel', 'broken blender', 'store hours'] } : {}) });
-    void spec;
-    pairs.push(...pairsOf('trained tiny specialist (samples/specialist-triage)', d2));
-    if (opts.with270m) {
+    const specCheck = checkContract(fs.readFileSync(specFile, 'utf8'), { file: specFile, host: fsHost(REPO) });
+    const specExamples = opts.quick ? { examples: ['double charge', 'late parcel', 'broken blender', 'store hours'] } : {};
+    log('drift bench: trained tiny specialist');
+    pairs.push(...pairsOf('trained tiny specialist (samples/specialist-triage)', await driftOf(specCheck, specFile, specExamples), 'grammar, fast path'));
+    log('drift bench: trained tiny specialist, free decoding');
+    pairs.push(...pairsOf('trained tiny specialist (samples/specialist-triage)', await driftOf(specCheck, specFile, { ...specExamples, free: true }), 'free'));
+    // Nothing else loaded while the breakdown runs.
+    await models.lifecycle.unloadAll();
+    log('drift bench: where a position goes, trained tiny specialist Q8_0');
+    breakdowns.push({ set: 'trained tiny specialist, Q8_0', breakdown: await teacherBreakdown(spec.Q8_0, opts.quick ? 3 : 7) });
+    if (with270m) {
       const big = (await ensureBenchModels())['270m'];
-      const d3 = await run('SYNTHETIC 270M', syntheticContract(quantPattern(big.Q8_0, 'Q8_0'), ['Q8_0', 'Q4_0'], opts.quick ? 3 : 6), path.join(tmp, 'big.contract.yaml'));
-      pairs.push(...pairsOf('SYNTHETIC Gemma-3-270M-shaped (random weights)', d3));
       // A random model's top token is almost never valid JSON, so its constrained decoding takes the
       // grammar's slow path on every token; free decoding shows what generation costs without it.
+      const d3 = await run('SYNTHETIC 270M', syntheticContract(quantPattern(big.Q8_0, 'Q8_0'), ['Q8_0', 'Q4_0'], opts.quick ? 3 : 6), path.join(tmp, 'big.contract.yaml'));
+      pairs.push(...pairsOf('SYNTHETIC Gemma-3-270M-shaped (random weights)', d3, 'grammar, slow path'));
       const d4 = await run('SYNTHETIC 270M, free decoding', syntheticContract(quantPattern(big.Q8_0, 'Q8_0'), ['Q8_0', 'Q4_0'], opts.quick ? 3 : 6), path.join(tmp, 'big-free.contract.yaml'), { free: true });
-      pairs.push(...pairsOf('SYNTHETIC Gemma-3-270M-shaped, generation without the grammar', d4));
+      pairs.push(...pairsOf('SYNTHETIC Gemma-3-270M-shaped (random weights)', d4, 'free'));
+      await models.lifecycle.unloadAll();
+      log('drift bench: where a position goes, SYNTHETIC 270M-shaped Q8_0');
+      breakdowns.push({ set: 'SYNTHETIC Gemma-3-270M-shaped, Q8_0', breakdown: await teacherBreakdown(big.Q8_0, opts.quick ? 3 : 5) });
     }
   } finally {
     await models.dispose();
@@ -170,6 +197,7 @@ export async function benchDrift(opts: DriftBenchOptions = {}): Promise<DriftBen
     quick: !!opts.quick,
     pairs,
     ...(exactMsPerPosition !== undefined ? { exactMsPerPosition } : {}),
+    ...(breakdowns.length ? { breakdowns } : {}),
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
   };
 }
@@ -183,11 +211,55 @@ function table(head: string[], rows: string[][]): string {
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
+function ratioOf(p: PairResult): number | undefined {
+  const c = p.cost;
+  if (!c?.generationMs) return undefined;
+  return (c.teacherForcingMs.reference + c.teacherForcingMs.candidate) / (c.generationMs.reference + c.generationMs.candidate);
+}
+
+/** One line per model and decoding path: does "far less than generating" hold, with the ratios measured. */
+export function farLessLines(d: DriftBenchData): string[] {
+  const groups = new Map<string, number[]>();
+  for (const p of d.pairs) {
+    const r = ratioOf(p);
+    if (r === undefined) continue;
+    const key = `${p.set}, ${p.path ?? 'grammar'}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  return [...groups].map(([key, rs]) => {
+    const far = rs.every((r) => r <= FAR_LESS);
+    const text = rs.map((r) => `${r.toFixed(2)}×`).join(', ');
+    return `- ${key}: ${far ? '**yes**' : '**no**'} (${text})`;
+  });
+}
+
+function breakdownTable(b: Breakdown): string {
+  const by = new Map(b.rows.map((r) => [r.key, r.msPerPosition]));
+  const v = (k: BreakdownRow['key']) => by.get(k) ?? NaN;
+  const f = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)} ms` : '–');
+  const rows: [string, number, string][] = [
+    ['the batch, no output row: the transformer body', v('body'), ''],
+    ['+ an output row (262,144 logits) and the greedy token at every position', v('token'), `+${f(v('token') - v('body'))}`],
+    ['+ Σ exp(logit − max) over the vocabulary (`totalLogitWeight`)', v('normaliser'), `+${f(v('normaliser') - v('token'))}`],
+    ['+ the logits of 3 named tokens (`logits.filter`): **the candidate’s pass and the reference’s first**', v('candidate'), `+${f(v('candidate') - v('normaliser'))}`],
+    ['the top-8 logits (a top-k sampler), every position: the reference’s second pass where it is unsure', v('topk'), ''],
+    ['both reference reads in one (`includeTop: 8` with the normaliser): sorts all 262,144 logits', v('oneRead'), ''],
+    ['**a decode step** (`sequence.evaluate`, greedy): generation without a grammar', v('decode'), ''],
+    ['**a decode step** with the JSON grammar (fast path where the model’s top token is valid JSON)', v('decodeGrammar'), ''],
+  ];
+  const t = table(['Request, the same ' + b.positions + ' positions', 'ms per position', 'added'], rows.map(([w, x, add]) => [w, f(x), add]));
+  const pass = v('candidate');
+  const vocab = v('candidate') - v('body');
+  return `${t}
+
+Per position, one teacher-forcing pass costs **${(pass / v('decode')).toFixed(2)}×** a free decode step and **${(pass / v('decodeGrammar')).toFixed(2)}×** a constrained one; ${Math.round((vocab / pass) * 100)}% of the pass is the output row and the vocabulary-wide work on it (load ${b.load[0]} → ${b.load[1]}, median of ${b.rounds} rounds).`;
+}
+
 export function renderDrift(d: DriftBenchData): string {
   const m = d.machine;
   const busy = Math.max(...d.load) > m.cores ? ' **Busy machine** (load average above the core count): absolute times are inflated; read the ratios.' : '';
   const cost = table(
-    ['Models', 'Pair', 'Examples', 'Output tokens', 'Generation (ref + cand)', 'Teacher forcing (ref + cand)', 'TF ÷ generation', 'TF per position, both models', 'Generation per token, both models'],
+    ['Models', 'Generation decoded', 'Pair', 'Examples', 'Output tokens', 'Generation (ref + cand)', 'Teacher forcing (ref + cand)', 'TF ÷ generation', 'TF per position, both models', 'Generation per token, both models'],
     d.pairs
       .filter((p) => p.cost)
       .map((p) => {
@@ -197,6 +269,7 @@ export function renderDrift(d: DriftBenchData): string {
         const tokens = c.generatedTokens ? Math.max(c.generatedTokens.reference, 1) : c.positions;
         return [
           p.set,
+          p.path ?? '–',
           `${p.candidate} vs ${p.reference}`,
           String(c.examples),
           String(c.positions),
@@ -209,9 +282,10 @@ export function renderDrift(d: DriftBenchData): string {
       }),
   );
   const drift = table(
-    ['Models', 'Pair', 'Answers that differ', 'Top-1 agreement', 'Mean KL (nats)', 'Reference mass in its top tokens', 'p95 latency', 'File size'],
+    ['Models', 'Generation decoded', 'Pair', 'Answers that differ', 'Top-1 agreement', 'Mean KL (nats)', 'Reference mass in its top tokens', 'p95 latency', 'File size'],
     d.pairs.map((p) => [
       p.set,
+      p.path ?? '–',
       `${p.candidate} vs ${p.reference}`,
       `${p.differing}/${p.compared}`,
       p.top1 !== undefined ? sharePct(p.top1) : '–',
@@ -221,23 +295,45 @@ export function renderDrift(d: DriftBenchData): string {
       p.sizeChange !== undefined ? signedPct(p.sizeChange) : '–',
     ]),
   );
+  const far = farLessLines(d);
+  const breakdowns = (d.breakdowns ?? []).map((b) => `**${b.set}**\n\n${breakdownTable(b.breakdown)}`).join('\n\n');
   return `## Drift between quantizations (issue 4)
 
 ${m.cores} cores (os.availableParallelism()), ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}; ${d.threads} llama.cpp thread; ${m.date.slice(0, 16).replace('T', ' ')} UTC; load average ${d.load[0]} before, ${d.load[1]} after${d.quick ? '; **quick run**' : ''}.${busy}
 
 ### Teacher forcing beside generation, same examples
 
-Generation: the run engine's first measured run of each example (constrained by the schema's
-grammar, greedy, one warm-up run per model before timing), prompt evaluation included, no cache.
-Teacher forcing: the prompt plus the reference's output fed to each model in one batch
-(\`controlledEvaluate\`), the top-K method (reference: one pass for the full-vocabulary normaliser,
-greedy token and the answer's token, and a second for its top-K logits only when it is less than
-99.9% sure somewhere in the answer; candidate: one pass reading the logits of the reference's
-tokens, its normaliser and its greedy token); measured after a warm-up pass that creates the
-context. The reference's passes are shared by every candidate, so its time repeats on each row.
+Generation: the run engine's first measured run of each example (greedy; constrained by the
+schema's grammar unless the row says free; one warm-up run per model before timing), prompt
+evaluation included, no cache. Teacher forcing: the prompt plus the reference's output fed to
+each model in one batch (\`controlledEvaluate\`), the top-K method (reference: one pass for the
+full-vocabulary normaliser, greedy token and the answer's token, and a second for its top-K logits
+that asks for outputs only at the positions where it is less than 99.9% sure and stops after the
+last of them; candidate: one pass reading the logits of the reference's tokens, its normaliser and
+its greedy token); measured after a warm-up pass that creates the context. The reference's passes
+are shared by every candidate, so its time repeats on each row. "Grammar, slow path": a
+random-weight model's top token is almost never valid JSON, so the grammar masks the whole
+vocabulary at nearly every token; "fast path": a trained model's top token is valid and the
+grammar checks only that one.
 
 ${cost}
 ${d.exactMsPerPosition !== undefined ? `\nThe full-vocabulary method (\`--method exact\`: all 262,144 logits per position, as a JS Map) took **${ms(d.exactMsPerPosition)} per position per model** on the tiny models.\n` : ''}
+Teacher forcing far less than generating (at most ${FAR_LESS}× its time), per model and decoding path:
+
+${far.join('\n')}
+${breakdowns ? `
+### Where a teacher-forced position's time goes
+
+The same answer (${d.breakdowns![0]!.breakdown.positions} positions) after the same prompt, evaluated in one batch with each kind of
+request, beside one decode step per position (\`bench/teacher-breakdown.ts\`, 1 thread). Every
+request that reads a distribution costs an output row (the 262,144 × hidden output layer) and
+full-vocabulary loops in node-llama-cpp's native sampler (copy the logits into a candidate array,
+find the greedy token; the normaliser: an \`expf\` per token; the filter: a 262,144-entry array and
+a search per token) — per position, whatever the batch. Generation needs the row and the greedy
+token too, but neither the normaliser nor the filter.
+
+${breakdowns}
+` : ''}
 ### Drift measured
 
 ${drift}
@@ -248,7 +344,7 @@ shown "≥" when the reference's top tokens hold less than 99% of its probabilit
 models spread it over the whole vocabulary). Peak RSS of the benchmark process:
 ${Math.round(d.peakRssBytes / 2 ** 20)} MiB.
 
-Reproduce: \`node --import tsx bench/drift.ts${d.pairs.some((p) => p.set.includes('270M')) ? ' --270m' : ''}${d.exactMsPerPosition !== undefined ? ' --exact' : ''}\` (or \`benchDrift()\` from bench/run.ts).
+Reproduce: \`npm run bench -- --only drift\` or \`node --import tsx bench/drift.ts${d.quick ? ' --quick' : ''}\`; the breakdown alone: \`node --import tsx bench/teacher-breakdown.ts [--270m]\`.
 `;
 }
 
@@ -257,8 +353,8 @@ export function writeDriftSection(d: DriftBenchData): void {
 }
 
 if (require.main === module) {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, '270m': { type: 'boolean' }, exact: { type: 'boolean' }, 'no-write': { type: 'boolean' } } });
-  benchDrift({ quick: !!values.quick, with270m: !!values['270m'], exact: !!values.exact }).then(
+  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, 'no-270m': { type: 'boolean' }, 'no-exact': { type: 'boolean' }, 'no-write': { type: 'boolean' } } });
+  benchDrift({ quick: !!values.quick, ...(values['no-270m'] ? { with270m: false } : {}), ...(values['no-exact'] ? { exact: false } : {}) }).then(
     (d) => {
       const md = renderDrift(d);
       process.stdout.write(md);

@@ -10,14 +10,18 @@ import { AbortError, type RunnerModelInfo } from '../runner';
  *
  * node-llama-cpp exposes full-vocabulary distributions only as a JS Map of all 262,144 tokens per
  * position (`controlledEvaluate` with `generateNext.logits: true` or `probabilities: true`); building
- * it costs ~0.4 s per position on a 2-core machine, far more than generating the token. What is
- * cheap (a few ms per position) is what the native sampler computes anyway:
- *   - the top-K logits (a top-k sampler chain: partial sort),
- *   - the greedy token and `totalLogitWeight` = Σ exp(logit − max logit) over the FULL vocabulary,
- *   - the logits of a few named tokens (`logits.filter.tokens`).
+ * it costs ~0.2 s per position, far more than generating the token. What its native sampler
+ * computes per position (each a loop over the whole vocabulary; bench/teacher-breakdown.ts measures
+ * them) is cheaper:
+ *   - the greedy token (copy the logits into a candidate array, find the largest),
+ *   - `totalLogitWeight` = Σ exp(logit − max logit) over the FULL vocabulary (an expf per token),
+ *   - the logits of a few named tokens (`logits.filter.tokens`: a vocabulary-sized array and a
+ *     search per token),
+ *   - the top-K logits (a top-k sampler chain: partial sort; its normaliser covers only the K).
  * From these the `topk` method gets exact, fully normalised log-probabilities of the reference's
- * top-K tokens under both models (see klTopK in core/drift-compare.ts for the KL bound). The
- * `exact` method reads the full vocabulary (slow; for checking the bound).
+ * top-K tokens under both models (see klTopK in core/drift-compare.ts for the KL bound). Each read
+ * also needs the position's output row (262,144 × hidden). The `exact` method reads the full
+ * vocabulary (slow; for checking the bound).
  */
 
 export interface TeacherRequest {
