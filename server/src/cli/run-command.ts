@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import type { CodeInfo } from '../core/codes';
+import { RUN_CODES } from '../core/codes';
 import type { CheckResult } from '../core/check';
 import type { Range } from '../core/findings';
 import { instancePath } from '../core/schema-walk';
@@ -130,16 +130,6 @@ function parseRunArgs(args: string[]): RunArgs | 'help' {
   };
 }
 
-/** Codes `contracts run` reports (SARIF rules, JUnit check case). */
-export const RUN_CODES = {
-  'run-wrong-value': { severity: 'error', title: 'Wrong value', explain: 'The model\'s output is valid JSON of the schema, but a field differs from the example\'s expected value (under the contract\'s match mode and ignore list).' },
-  'run-schema-mismatch': { severity: 'error', title: 'Output breaks the schema', explain: 'The model\'s output is JSON but does not validate against the output schema (post-validation with the full schema, including keywords the grammar cannot enforce).' },
-  'run-invalid-json': { severity: 'error', title: 'Output is not JSON', explain: 'The model\'s output is not valid JSON (or has duplicate keys, or a number no double can hold).' },
-  'run-truncated': { severity: 'error', title: 'Output truncated', explain: 'Generation stopped at maxTokens (or on a runaway run of whitespace) before the JSON value was complete. Raise model.maxTokens or constrain the schema.' },
-  'run-error': { severity: 'error', title: 'Run failed', explain: 'Running the example failed (the model or the runtime raised an error).' },
-  'run-budget': { severity: 'error', title: 'Budget missed', explain: 'The contract missed one of its budgets (pass rate, p50/p95 latency, p95 time to first token). Without a passRate budget every example must pass.' },
-  'run-not-run': { severity: 'error', title: 'Contract not run', explain: 'The contract was not run: its model could not be had, its grammar could not be built, or the run was cancelled.' },
-} as const satisfies Record<string, CodeInfo>;
 
 const CODE_FOR: Partial<Record<ExampleResult['verdict']['kind'], keyof typeof RUN_CODES>> = {
   'wrong-value': 'run-wrong-value',

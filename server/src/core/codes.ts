@@ -50,6 +50,37 @@ export const CODES = {
 
 export type Code = keyof typeof CODES;
 
+/**
+ * Codes of run results: diagnostics on examples after a run (editor), SARIF rules and JUnit cases
+ * of `contracts run`.
+ */
+export const RUN_CODES = {
+  'run-wrong-value': { severity: 'error', title: 'Wrong value', explain: 'The model\'s output is valid JSON of the schema, but a field differs from the example\'s expected value (under the contract\'s match mode and ignore list).' },
+  'run-schema-mismatch': { severity: 'error', title: 'Output breaks the schema', explain: 'The model\'s output is JSON but does not validate against the output schema (post-validation with the full schema, including keywords the grammar cannot enforce).' },
+  'run-invalid-json': { severity: 'error', title: 'Output is not JSON', explain: 'The model\'s output is not valid JSON (or has duplicate keys, or a number no double can hold).' },
+  'run-truncated': { severity: 'error', title: 'Output truncated', explain: 'Generation stopped at maxTokens (or on a runaway run of whitespace) before the JSON value was complete. Raise model.maxTokens or constrain the schema.' },
+  'run-error': { severity: 'error', title: 'Run failed', explain: 'Running the example failed (the model or the runtime raised an error).' },
+  'run-budget': { severity: 'error', title: 'Budget missed', explain: 'The contract missed one of its budgets (pass rate, p50/p95 latency, p95 time to first token). Without a passRate budget every example must pass.' },
+  'run-not-run': { severity: 'error', title: 'Contract not run', explain: 'The contract was not run: its model could not be had, its grammar could not be built, or the run was cancelled.' },
+} as const satisfies Record<string, CodeInfo>;
+
+export type RunCode = keyof typeof RUN_CODES;
+
+/** Codes of drift findings: between quantizations and against the committed baseline (editor, `contracts drift`, `contracts run`). */
+export const DRIFT_CODES = {
+  'drift-exceeded': { severity: 'error', title: 'Drift above budget', explain: 'More examples answer differently on a candidate quantization than on the reference (the first of model.quantizations) than budgets.maxDrift allows.' },
+  'drift-example': { severity: 'information', title: 'Answer differs between quantizations', explain: 'This example\'s parsed output on a candidate quantization differs from the reference\'s (after the contract\'s ignore pointers). The fields that differ are named.' },
+  'drift-same-file': { severity: 'warning', title: 'Quantizations are the same file', explain: 'Two listed quantizations resolve to the same model file, so comparing them would show zero drift by construction. Point model.file (or the registry) at the real files.' },
+  'drift-not-compared': { severity: 'warning', title: 'Quantization not compared', explain: 'A candidate quantization could not be run or compared (its model could not be had, or its run failed).' },
+  'baseline-changed': { severity: 'information', title: 'Answer changed since the baseline', explain: 'This example\'s output differs from the one recorded in the committed baseline (<name>.baseline.json). Review it, then run `contracts run --update-baseline` to accept it.' },
+  'baseline-invalid': { severity: 'warning', title: 'Baseline unreadable', explain: 'The baseline file next to this contract is corrupt, edited by hand into something invalid, or written by a newer version. It is ignored until it is written again with `contracts run --update-baseline`.' },
+} as const satisfies Record<string, CodeInfo>;
+
+export type DriftCode = keyof typeof DRIFT_CODES;
+
+/** Every code the project emits (static checks, runs, drift): hover and docs read it from here. */
+export const ALL_CODES: Readonly<Record<string, CodeInfo>> = { ...CODES, ...RUN_CODES, ...DRIFT_CODES };
+
 export function codeInfo(code: string): CodeInfo | undefined {
-  return (CODES as Record<string, CodeInfo>)[code];
+  return ALL_CODES[code];
 }

@@ -7,7 +7,7 @@
  * Results for examples the document no longer has (by name) are ignored.
  */
 import type { CheckResult } from './check';
-import type { CodeInfo } from './codes';
+import { DRIFT_CODES, type DriftCode } from './codes';
 import { baselineLine, type BaselineComparison } from './drift-baseline';
 import { describeFieldDiff, fmtKl, sharePct, shortValue, summaryLine, type CandidateSummary, type DriftFieldDiff, type ExampleDrift } from './drift-compare';
 import type { Finding } from './findings';
@@ -15,17 +15,8 @@ import { instancePath } from './schema-walk';
 import { keyRange, locate, nodeRange, pathAtOffset, valueRange, type Path } from './yaml-source';
 import { parseJsonStrict } from '../runtime/verdict';
 
-/** Codes of drift findings (the same names `contracts drift` reports in SARIF). */
-export const DRIFT_CODES = {
-  'drift-exceeded': { severity: 'error', title: 'Drift above budget', explain: 'More examples answer differently on a candidate quantization than on the reference (the first of model.quantizations) than budgets.maxDrift allows.' },
-  'drift-example': { severity: 'information', title: 'Answer differs between quantizations', explain: 'This example\'s parsed output on a candidate quantization differs from the reference\'s (after the contract\'s ignore pointers). The fields that differ are named.' },
-  'drift-same-file': { severity: 'warning', title: 'Quantizations are the same file', explain: 'Two listed quantizations resolve to the same model file, so comparing them would show zero drift by construction. Point model.file (or the registry) at the real files.' },
-  'drift-not-compared': { severity: 'warning', title: 'Quantization not compared', explain: 'A candidate quantization could not be run or compared (its model could not be had, or its run failed).' },
-  'baseline-changed': { severity: 'information', title: 'Answer changed since the baseline', explain: 'This example\'s output differs from the one recorded in the committed baseline (<name>.baseline.json). Review it, then run `contracts run --update-baseline` to accept it.' },
-  'baseline-invalid': { severity: 'warning', title: 'Baseline unreadable', explain: 'The baseline file next to this contract is corrupt, edited by hand into something invalid, or written by a newer version. It is ignored until it is written again with `contracts run --update-baseline`.' },
-} as const satisfies Record<string, CodeInfo>;
+export { DRIFT_CODES, type DriftCode };
 
-export type DriftCode = keyof typeof DRIFT_CODES;
 
 /** The drift results drift-view reads (a subset of runtime/drift's ContractDrift; pass that object as it is). */
 export interface DriftViewData {

@@ -5,24 +5,15 @@
  * the stored results, returns plain data with source offsets. Stale results yield no findings.
  */
 import type { CheckResult } from './check';
-import type { CodeInfo } from './codes';
+import { RUN_CODES, type RunCode } from './codes';
 import type { Finding } from './findings';
 import type { ContractRuns, ExampleRun, ExampleRunView, RunDiff } from './results-store';
 import { instancePath } from './schema-walk';
 import { isMap, isSeq, keyRange, locate, nodeRange, pathAtOffset, valueRange, type Path } from './yaml-source';
 import { distribution } from '../runtime/stats';
 
-/** Codes of run findings (the same names `contracts run` reports in SARIF and JUnit). */
-export const RUN_FINDING_CODES = {
-  'run-wrong-value': { severity: 'error', title: 'Wrong value', explain: 'The model\'s output is valid JSON of the schema, but a field differs from the example\'s expected value (under the contract\'s match mode and ignore list).' },
-  'run-schema-mismatch': { severity: 'error', title: 'Output breaks the schema', explain: 'The model\'s output is JSON but does not validate against the output schema (post-validation with the full schema, including keywords the grammar cannot enforce).' },
-  'run-invalid-json': { severity: 'error', title: 'Output is not JSON', explain: 'The model\'s output is not valid JSON (or has duplicate keys, or a number no double can hold).' },
-  'run-truncated': { severity: 'error', title: 'Output truncated', explain: 'Generation stopped at maxTokens (or on a runaway run of whitespace) before the JSON value was complete. Raise model.maxTokens or constrain the schema.' },
-  'run-error': { severity: 'error', title: 'Run failed', explain: 'Running the example failed (the model or the runtime raised an error).' },
-  'run-not-run': { severity: 'error', title: 'Contract not run', explain: 'The contract was not run: its model could not be had, or its grammar could not be built.' },
-} as const satisfies Record<string, CodeInfo>;
-
-export type RunFindingCode = keyof typeof RUN_FINDING_CODES;
+/** The run codes the editor shows on examples (core/codes.ts RUN_CODES; `run-budget` is the CLI's). */
+export type RunFindingCode = Exclude<RunCode, 'run-budget'>;
 
 const MAX_FINDINGS_PER_EXAMPLE = 20;
 
@@ -31,7 +22,7 @@ function isObj(v: unknown): v is Record<string, unknown> {
 }
 
 function runFinding(code: RunFindingCode, [start, end]: [number, number], message: string, data: Record<string, unknown>): Finding {
-  return { code, severity: RUN_FINDING_CODES[code].severity, message, start, end, data };
+  return { code, severity: RUN_CODES[code].severity, message, start, end, data };
 }
 
 /** How many leading segments of `path` exist in `value`. */
