@@ -171,8 +171,8 @@ export class Commands implements vscode.Disposable {
     const current = this.quantization;
     const items: Item[] = [
       {
-        label: `${current ? '' : '$(check) '}Every quantization the contract lists`,
-        description: declared.length ? declared.join(', ') : undefined,
+        label: `${current ? '' : '$(check) '}The contract's reference quantization`,
+        description: declared.length ? `${declared[0]} (the first of ${declared.join(', ')}; Compare Quantizations runs them all)` : undefined,
         action: () => this.ext.workspaceState.update(QUANTIZATION_KEY, undefined),
       },
       ...declared.map((q) => ({ label: `${current === q ? '$(check) ' : ''}${q}`, description: 'only this quantization', action: () => this.ext.workspaceState.update(QUANTIZATION_KEY, q) })),

@@ -70,7 +70,7 @@ export interface RunExamplesParams extends WorkDoneProgressParams {
   uri: string;
   /** Names of the examples to run; all (except `skip: true`) when absent. */
   examples?: string[];
-  /** Run only this quantization; every quantization of the contract when absent. */
+  /** Run this quantization; absent: the contract's reference (the first of model.quantizations). Every quantization at once is contracts/compareQuantizations. */
   quantization?: string;
   /** Ignore cached verdicts of unchanged examples. */
   noCache?: boolean;
