@@ -283,8 +283,8 @@ describe('Prompt Contracts in code-server', () => {
       await (await reportFrame())?.locator(`${section} svg[data-chart=drift]`).scrollIntoViewIfNeeded();
       await wb.screenshot(RUN_DIR, '08c-report-drift');
     } finally {
-      // Leave the window as the next tests expect it: every quantization, one editor group.
-      await pick(/Every quantization the contract lists/);
+      // Leave the window as the next tests expect it: the reference quantization, one editor group.
+      await pick(/The contract's reference quantization/);
       const tab = wb.page.locator('.tabs-container .tab', { hasText: 'Prompt Contracts Report' });
       await tab.first().click({ button: 'middle' });
       await tab.first().waitFor({ state: 'detached', timeout: 10_000 });
