@@ -153,8 +153,11 @@ export class Ctx implements vscode.Disposable {
     };
     const initializationOptions: ServerInitializationOptions = { workspaceTrusted: vscode.workspace.isTrusted, clientCommands: Object.values(ClientSideCommands) };
     const clientOptions: LanguageClientOptions = {
+      // Files and new unsaved contracts; not the quick fix's `contracts-preview:` diff document,
+      // git's `git:` versions or other virtual documents (they would get diagnostics and lenses).
       documentSelector: [
-        { language: LANGUAGE_ID },
+        { language: LANGUAGE_ID, scheme: 'file' },
+        { language: LANGUAGE_ID, scheme: 'untitled' },
         { scheme: 'file', pattern: CONTRACT_FILE_PATTERN },
       ],
       outputChannel: this.output,
