@@ -20,6 +20,8 @@ export function oursSpec(serverJs: string): LspServerSpec {
 
 export interface Dist {
   cli: string;
+  /** The `contracts` bin: the loader that runs cli.js with V8's code cache (when the build wrote one). */
+  contracts: string;
   server: string;
   /** How the bundles were built, for the record. */
   flavour: string;
@@ -45,8 +47,12 @@ export function snapshotDist(): Dist {
     minified ||= head.split('\n').some((l) => l.length > 1000);
     out[name] = path.join(dir, name);
   }
+  for (const name of ['contracts.js', 'cli.js.cache']) {
+    const from = path.join(REPO, 'dist', name);
+    if (fs.existsSync(from)) fs.copyFileSync(from, path.join(dir, name));
+  }
   const kib = (f: string) => Math.round(fs.statSync(f).size / 1024);
-  return { cli: out['cli.js'], server: out['server.js'], flavour: `${minified ? 'minified' : 'unminified'} esbuild bundles, cli.js ${kib(out['cli.js'])} KiB, server.js ${kib(out['server.js'])} KiB` };
+  return { cli: out['cli.js'], contracts: path.join(dir, 'contracts.js'), server: out['server.js'], flavour: `${minified ? 'minified' : 'unminified'} esbuild bundles, cli.js ${kib(out['cli.js'])} KiB, server.js ${kib(out['server.js'])} KiB` };
 }
 
 /**

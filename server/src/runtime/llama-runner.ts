@@ -7,6 +7,7 @@ import { ModelUnavailableError, type ModelSource, type ResolvedRunnerModel } fro
 import { endAtValue, GrammarError, type GrammarPlan } from './grammar';
 import { AbortError, type GenerateRequest, type GenerateResult, type ModelRunner, type RunnerModelInfo } from './runner';
 import { WHITESPACE_RUN, type StopReason } from './verdict';
+import { importNodeLlamaCpp } from './nlc';
 
 /**
  * ModelRunner on node-llama-cpp, in process. One context with one sequence per runner:
@@ -74,7 +75,7 @@ export class LlamaRunner implements ModelRunner {
   }
 
   async prepare(plan: GrammarPlan): Promise<void> {
-    this.stateClass ??= (await import('node-llama-cpp')).LlamaGrammarEvaluationState;
+    this.stateClass ??= (await importNodeLlamaCpp()).LlamaGrammarEvaluationState;
     if (plan.mode === 'free' || this.grammars.has(plan.hash)) return;
     const { llama } = this.handle;
     let perLlama = grammarCache.get(llama);

@@ -8,6 +8,7 @@ import type { Llama, LlamaModel } from 'node-llama-cpp';
 import { validateModelFile } from '../../gguf/reader';
 import { InvalidModelFileError, type ResolvedModel } from './resolve';
 import { chooseThreads } from './threads';
+import { importNodeLlamaCpp } from '../nlc';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFn = (level: LogLevel, message: string) => void;
@@ -52,7 +53,7 @@ export async function getSharedLlama(opts: LlamaOptions, log?: LogFn): Promise<L
     return shared.promise;
   }
   const promise = (async () => {
-    const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
+    const { getLlama, LlamaLogLevel } = await importNodeLlamaCpp();
     const level = { error: LlamaLogLevel.error, warn: LlamaLogLevel.warn, info: LlamaLogLevel.info, debug: LlamaLogLevel.debug }[opts.logLevel ?? 'warn'];
     return getLlama({
       build: 'never',
