@@ -8,6 +8,7 @@ import { fsHost } from '../server/src/node-host';
 import { ModelUnavailableError, runContract, scriptedSource, type ModelSource, type RunProgress } from '../server/src/runtime/engine';
 import { ScriptedRunner, type Script, type ScriptedOutput } from '../server/src/runtime/runner';
 import { parseTraceText, readTraceFile, TraceWriter } from '../server/src/runtime/trace';
+import { ResultCache } from '../server/src/runtime/cache';
 
 function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'pc-engine-'));
@@ -350,4 +351,21 @@ test('a failing warm-up run is not reported; the measured runs decide', async ()
   assert.deepEqual(r.examples.map((e) => e.verdict.kind), ['pass', 'pass']);
   assert.equal(r.status, 'pass');
   assert.equal(runner.calls.length, 3);
+});
+
+test('results cache: a cache folder removed in the middle of a run is made again; an unwritable one is a warning, not a failure', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pc-cache-'));
+  const cache = new ResultCache(path.join(dir, 'cache'));
+  const gen = { text: '{"a":1}', stopReason: 'eog' } as unknown as Parameters<ResultCache['put']>[1];
+  const key = 'ab' + '0'.repeat(62);
+  assert.equal(cache.put(key, gen), true);
+  fs.rmSync(path.join(dir, 'cache'), { recursive: true, force: true });
+  assert.equal(cache.put(key, gen), true, 'made again');
+  assert.equal(cache.get(key)?.text, '{"a":1}');
+  fs.rmSync(path.join(dir, 'cache'), { recursive: true, force: true });
+  fs.writeFileSync(path.join(dir, 'cache'), 'a file where the folder should be');
+  const blocked = new ResultCache(path.join(dir, 'cache'));
+  assert.equal(blocked.put(key, gen), false);
+  assert.match(blocked.warnings[0]!, /cannot write the results cache/);
+  fs.rmSync(dir, { recursive: true, force: true });
 });

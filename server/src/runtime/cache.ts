@@ -70,13 +70,28 @@ export class ResultCache {
     }
   }
 
+  /** Folders made by this instance (a put makes its folder once, not on every entry). */
+  private readonly made = new Set<string>();
+
   /** Writes atomically: a temporary file in the same folder, then rename. */
   put(key: string, generation: CachedGeneration): boolean {
     const file = this.file(key);
     const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     try {
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      fs.writeFileSync(tmp, JSON.stringify({ key, generation }) + '\n');
+      const dir = path.dirname(file);
+      const text = JSON.stringify({ key, generation }) + '\n';
+      if (!this.made.has(dir)) {
+        fs.mkdirSync(dir, { recursive: true });
+        this.made.add(dir);
+      }
+      try {
+        fs.writeFileSync(tmp, text);
+      } catch (e) {
+        // The folder went away since it was made (cleaned by hand mid-run): make it again, once.
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        fs.mkdirSync(dir, { recursive: true });
+        fs.writeFileSync(tmp, text);
+      }
       fs.renameSync(tmp, file);
       return true;
     } catch (e) {
