@@ -29,6 +29,17 @@ import type { ServerState } from './model-status';
 import { RestartPolicy } from './restart-policy';
 
 /** Thrown by {@link Ctx.request} while there is no running server. */
+/** How long a crash's message waits for the runs it cut off (their requests fail as the connection closes). */
+const CRASH_TOAST_DELAY_MS = 400;
+/** How long a cut-off run waits for a crash to be noticed before it tells the user itself. */
+const INTERRUPTED_WAIT_MS = 3000;
+
+interface InterruptedEntry {
+  title: string;
+  resolve: (told: boolean) => void;
+  timer: NodeJS.Timeout;
+}
+
 export class ServerUnavailableError extends Error {
   constructor(readonly state: ServerState) {
     super(
@@ -46,6 +57,10 @@ export class Ctx implements vscode.Disposable {
   private _model: ModelStatus = { state: 'not-loaded' };
   private stopping = false;
   private restartTimer: NodeJS.Timeout | undefined;
+  /** Runs cut off by a closed connection, waiting to be named in the crash's message. */
+  private readonly interrupted: InterruptedEntry[] = [];
+  private crashToastPending: NodeJS.Timeout | undefined;
+  private lastCrashAt = 0;
   private readonly policy = new RestartPolicy();
   private readonly stateEmitter = new vscode.EventEmitter<void>();
   private readonly progressEmitter = new vscode.EventEmitter<RunProgressParams>();
@@ -185,7 +200,43 @@ export class Ctx implements vscode.Disposable {
     return client;
   }
 
+  /**
+   * A run whose request was cut off by the connection closing. When the server died, the crash's
+   * message names the run (one message for one event) and this resolves true; when no crash is
+   * noticed within a few seconds (e.g. the user restarted the server), it resolves false and the
+   * caller says it itself.
+   */
+  runInterrupted(title: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      const entry = { title, resolve, timer: setTimeout(() => this.settleInterrupted(entry, false), INTERRUPTED_WAIT_MS) };
+      this.interrupted.push(entry);
+      if (this.crashToastPending === undefined && Date.now() - this.lastCrashAt < INTERRUPTED_WAIT_MS) {
+        // The crash was noticed first and already told: tell about the run in a message of its own.
+        this.settleInterrupted(entry, true);
+        void this.tellInterrupted([title]);
+      }
+    });
+  }
+
+  private settleInterrupted(entry: InterruptedEntry, told: boolean): void {
+    const i = this.interrupted.indexOf(entry);
+    if (i < 0) return;
+    this.interrupted.splice(i, 1);
+    clearTimeout(entry.timer);
+    this.output.info(`interrupted run "${entry.title}": ${told ? 'named in the message about the stopped server' : 'no stopped server noticed; the run tells it'}`);
+    entry.resolve(told);
+  }
+
+  /** Runs that were cut off by the last crash: one message with a way to run them again. */
+  private tellInterrupted(titles: string[]): Thenable<void> {
+    const what = titles.map((t) => `"${t}"`).join(', ');
+    return vscode.window
+      .showWarningMessage(`Prompt Contracts: ${what} did not finish: the language server stopped during the run. Run it again when checks resume.`, 'Show Output')
+      .then((choice) => this.onChoice(choice));
+  }
+
   private async onServerDied(why: string): Promise<void> {
+    this.lastCrashAt = Date.now();
     const dead = this.client;
     this.client = undefined;
     this._model = { state: 'not-loaded' };
@@ -204,11 +255,21 @@ export class Ctx implements vscode.Disposable {
     this._detail = `Last stop: ${why}. Restarting in ${seconds} s (attempt ${decision.attempt}).`;
     this.output.warn(`The language server stopped (${why}); restarting in ${seconds} s (attempt ${decision.attempt}).`);
     this.setState('restarting');
-    if (decision.notify) {
-      void vscode.window
-        .showWarningMessage(`Prompt Contracts: the language server stopped (${why}); restarting it. Checks resume when it is back.`, 'Show Output')
-        .then((choice) => this.onChoice(choice));
-    }
+    // Told a moment later, so that runs cut off by this crash (their requests fail as the
+    // connection closes, in either order) are named in the same message.
+    if (this.crashToastPending) clearTimeout(this.crashToastPending);
+    this.crashToastPending = setTimeout(() => {
+      this.crashToastPending = undefined;
+      const runs = [...this.interrupted];
+      for (const r of runs) this.settleInterrupted(r, true);
+      const titles = runs.map((r) => `"${r.title}"`).join(', ');
+      if (decision.notify) {
+        const during = runs.length ? ` during ${titles}, which did not finish` : '';
+        void vscode.window
+          .showWarningMessage(`Prompt Contracts: the language server stopped (${why})${during}; restarting it. Checks resume when it is back${runs.length ? '; run it again then' : ''}.`, 'Show Output')
+          .then((choice) => this.onChoice(choice));
+      } else if (runs.length) void this.tellInterrupted(runs.map((r) => r.title));
+    }, CRASH_TOAST_DELAY_MS);
     this.clearRestartTimer();
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;

@@ -21,6 +21,12 @@ export function isCancellation(e: unknown): boolean {
   return code === REQUEST_CANCELLED || code === SERVER_CANCELLED;
 }
 
+/** The connection to the language server closed while the request was pending (the server died or was stopped). */
+export function isConnectionLost(e: unknown): boolean {
+  const code = ((e ?? {}) as ErrorLike).code;
+  return code === PENDING_RESPONSE_REJECTED || code === CONNECTION_INACTIVE;
+}
+
 export function describeRequestError(what: string, e: unknown): string {
   const err = (e ?? {}) as ErrorLike;
   const message = typeof err.message === 'string' && err.message ? err.message : String(e);

@@ -7,7 +7,7 @@ import { RunExamplesRequest, type RunExamplesParams, type RunExamplesResult } fr
 import { ClientCommands } from './ids';
 import type { Ctx } from './ctx';
 import { ServerUnavailableError } from './ctx';
-import { describeRequestError, isCancellation } from './errors';
+import { describeRequestError, isCancellation, isConnectionLost } from './errors';
 import { allPassed, summaryLine, verdictLine } from './report';
 import type { InterruptedRuns } from './interrupted-runs';
 import type { ResultsMemory } from './results-memory';
@@ -76,6 +76,16 @@ export class Runs {
     }
     const message = e instanceof ServerUnavailableError ? `${title}: ${e.message}.` : describeRequestError(title, e);
     this.ctx.output.error(message);
+    if (isConnectionLost(e)) {
+      // The server died during the run: the crash's message names this run (told once), unless no
+      // crash follows (a restart by the user), then it is told here.
+      void this.ctx.runInterrupted(title).then((told) => told || this.showError(message, e));
+      return;
+    }
+    this.showError(message, e);
+  }
+
+  private showError(message: string, e: unknown): void {
     const actions = e instanceof ServerUnavailableError ? ['Restart Server', 'Show Output'] : ['Show Output'];
     void vscode.window.showErrorMessage(`Prompt Contracts: ${message}`, ...actions).then((c) => {
       if (c === 'Restart Server') void vscode.commands.executeCommand(ClientCommands.restartServer);

@@ -433,19 +433,66 @@ describe('Prompt Contracts in code-server', () => {
     assert.deepEqual((await wb.notifications()).filter((x) => /interrupted/.test(x)), [], 'not told again');
     await wb.runCommand('File: Toggle Auto Save');
   });
+
+  test('the language server killed during a run: one message names the run that did not finish, and the server, checks and lenses come back', async () => {
+    await wb.openFile(RUN_SAMPLE);
+    const before = new Set(await wb.notifications());
+    await wb.runCommand('Prompt Contracts: Run All Examples in File');
+    await until('the run to be under way', async () => (await wb.notifications()).find((n) => /Run all examples in classify-complaint/.test(n) && /\d+\/\d+|running on|loading/.test(n)), 120_000, async () => (await wb.notifications()).join(' || '));
+    const [pid] = await until('one running language server', async () => {
+      const pids = languageServerPids(server.extensionsDir);
+      return pids.length === 1 ? pids : undefined;
+    });
+    process.kill(pid!, 'SIGKILL');
+    const told = await until('the crash to be told', async () => {
+      const fresh = (await wb.notifications()).filter((n) => !before.has(n) && /stopped|did not finish/.test(n));
+      return fresh.length ? fresh : undefined;
+    }, 30_000, async () => (await wb.notifications()).join(' || '));
+    await until('a new language server', async () => {
+      const pids = languageServerPids(server.extensionsDir);
+      return pids.length === 1 && pids[0] !== pid ? pids[0] : undefined;
+    }, 30_000);
+    await until('the status item back', async () => ((await wb.statusItem(/Model: not loaded/).count()) > 0 ? true : undefined), 30_000, async () => (await wb.statusBarTexts()).join(' | '));
+    await until('the code lenses back', async () => ((await wb.codeLens(/Run example|Run all/).count()) > 0 ? true : undefined), 30_000, async () => (await wb.editor().locator('.codelens-decoration a').allInnerTexts()).join(' | ') || 'no lenses');
+    // The client logs how the cut-off run was told (in the crash's message, or by the run itself).
+    const settled = await until('the interrupted run to be settled in the log', async () => {
+      const line = extensionHostLogs(server.userDataDir)
+        .flatMap((l) => l.text.split('\n'))
+        .find((l) => l.includes('interrupted run "Run all examples in classify-complaint.contract.yaml"'));
+      return line;
+    }, 30_000);
+    assert.match(settled, /named in the message about the stopped server/);
+    const about = (await wb.notifications()).filter((n) => !before.has(n) && /stopped|did not finish/.test(n));
+    await wb.screenshot(RUN_DIR, '14-killed-mid-run');
+    assert.equal(about.length, 1, `told once: ${about.join(' || ')}`);
+    assert.match(about[0]!, /language server stopped .*during "Run all examples in classify-complaint\.contract\.yaml", which did not finish/);
+    assert.equal(told.length, 1);
+  });
 });
 
 /** "Developer: Reload Window" from the palette, then waits for the new workbench. */
 async function reloadWindow(wb: Workbench): Promise<void> {
-  // A "leave this page?" prompt would mean VS Code feared losing edits; accept it (the test then sees whether they were lost).
-  const onDialog = (d: { type(): string; accept(): Promise<void> }) => {
-    process.stdout.write(`# reload: the page asked ${d.type()}\n`);
-    void d.accept();
-  };
-  wb.page.on('dialog', onDialog);
-  const navigated = wb.page.waitForEvent('framenavigated', { predicate: (f) => f === wb.page.mainFrame(), timeout: 60_000 });
-  await wb.runCommand('Developer: Reload Window').catch(() => undefined); // the page may go away before the palette closes
-  await navigated.finally(() => wb.page.off('dialog', onDialog));
+  // VS Code backs an unsaved edit up a moment after it is made; asked to unload before that, it
+  // vetoes with a "leave this page?" prompt (nothing is lost: the user is asked). Then stay, and
+  // ask again: each try is a poll of "is the edit backed up?", bounded.
+  for (let attempt = 1; ; attempt++) {
+    let vetoed!: () => void;
+    const asked = new Promise<'asked'>((resolve) => (vetoed = () => resolve('asked')));
+    const last = attempt >= 10;
+    const onDialog = (d: { type(): string; accept(): Promise<void>; dismiss(): Promise<void> }) => {
+      process.stdout.write(`# reload: the page asked ${d.type()} (try ${attempt}${last ? ', accepted' : ', stayed'})\n`);
+      void (last ? d.accept() : d.dismiss());
+      if (!last) vetoed();
+    };
+    wb.page.on('dialog', onDialog);
+    const navigated = wb.page.waitForEvent('framenavigated', { predicate: (f) => f === wb.page.mainFrame(), timeout: 60_000 }).then(() => 'navigated' as const);
+    await wb.runCommand('Developer: Reload Window').catch(() => undefined); // the page may go away before the palette closes
+    const how = await Promise.race([navigated, asked]).finally(() => wb.page.off('dialog', onDialog));
+    if (how === 'navigated') break;
+    navigated.catch(() => undefined);
+    await wb.page.keyboard.press('Escape');
+    await new Promise((r) => setTimeout(r, 500));
+  }
   await wb.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
   await wb.page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 60_000 });
 }
