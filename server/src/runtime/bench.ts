@@ -8,7 +8,8 @@
  * prefix   50 examples sharing a ~200-token prefix: reusing its evaluated state vs evaluating it each time
  * overhead the engine's own cost per example with the ScriptedRunner (no model)
  * startup  `contracts run` (the bundled CLI) until the point where the model would be loaded
- * specialist  per-token cost of the grammar on the trained tiny specialist (it writes the JSON itself)
+ * specialist [FILE]  per-token cost of the grammar on the trained tiny specialist (it writes the JSON
+ *          itself), or on FILE (e.g. its copy padded to the 270M shape)
  * prefix270m  as prefix, on the 270M-shaped synthetic model
  *
  * The models are the random-weight synthetic ones (test/support/models.ts): their outputs mean
@@ -135,8 +136,8 @@ async function tokens(): Promise<void> {
 }
 
 /** The trained tiny specialist (it writes the JSON itself): the grammar's cost when the model mostly agrees with it. */
-async function specialist(): Promise<void> {
-  const file = path.join(ROOT, '.cache', 'models', 'specialist-triage-Q8_0.gguf');
+async function specialist(model?: string): Promise<void> {
+  const file = model ? path.resolve(model) : path.join(ROOT, '.cache', 'models', 'specialist-triage-Q8_0.gguf');
   const cfile = path.join(ROOT, 'samples', 'specialist-triage.contract.yaml');
   if (!fs.existsSync(file)) throw new Error(`${file} is missing: run npm run fixtures`);
   const check = checkContract(fs.readFileSync(cfile, 'utf8'), { file: cfile, host: fsHost(ROOT) });
@@ -171,7 +172,7 @@ async function specialist(): Promise<void> {
     }
     const fr = distribution(gaps.free)!;
     const co = distribution(gaps.constrained)!;
-    console.log(`specialist: trained tiny gemma3 (hidden 32), Q8_0, 1 thread, ${c.examples.length} examples x 3 rounds; load average ${load()}`);
+    console.log(`specialist: ${lease.resolved.label}, 1 thread, ${c.examples.length} examples x 3 rounds; load average ${load()}`);
     console.log(`  free:        ${f2(fr.p50)} ms/token p50, ${f2(fr.p95)} p95 (n=${fr.n})`);
     console.log(`  constrained: ${f2(co.p50)} ms/token p50, ${f2(co.p95)} p95, ${f2(co.max)} max (n=${co.n}); tokens over 20 ms: ${gaps.constrained.filter((x) => x > 20).length}`);
     console.log(`  same text with and without the grammar: ${same}/${total}`);
@@ -271,7 +272,9 @@ async function main(): Promise<void> {
   if (want('tokens')) await tokens();
   if (want('prefix')) await prefix('tiny');
   if (want('prefix270m')) await prefix('270m');
-  if (want('specialist')) await specialist();
+  // `specialist [FILE]`: another model of the specialist's contract, e.g. the 270M-shaped padded copy
+  // (.cache/models/specialist-triage-270m-Q8_0.gguf, from training/pad-270m.ts).
+  if (want('specialist')) await specialist(parts.find((p) => p.endsWith('.gguf')));
 }
 
 if (require.main === module) {
