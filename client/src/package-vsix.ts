@@ -123,7 +123,8 @@ function main(argv: string[]): void {
   const manifest = { ...rest, dependencies: { 'node-llama-cpp': llamaVersion, [native]: llamaVersion } };
   fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
 
-  for (const f of ['dist/client/extension.js', 'dist/server.js', 'dist/cli.js', 'dist/contracts.js', 'dist/cli.js.cache', 'client/language-configuration.json', 'schemas/contract.schema.json', 'README.md', 'LICENSE', 'icon.png']) {
+  // Not dist/cli.js.cache: V8 code caches hold for the Node that wrote them, not VS Code's.
+  for (const f of ['dist/client/extension.js', 'dist/server.js', 'dist/cli.js', 'dist/contracts.js', 'client/language-configuration.json', 'schemas/contract.schema.json', 'README.md', 'LICENSE', 'icon.png']) {
     const src = path.join(REPO, f);
     if (!fs.existsSync(src)) continue;
     fs.mkdirSync(path.dirname(path.join(stage, f)), { recursive: true });
