@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { compileSchema, prepareSchema } from '../server/src/core/output-schema';
-import { compareValues, judge, parseJsonStrict, trailingWhitespaceRun, type JudgeInput } from '../server/src/runtime/verdict';
-import { checkBudgets, distribution, percentile } from '../server/src/runtime/stats';
+import { compareValues, judge, parseJsonStrict, trailingWhitespaceRun, type JudgeInput } from '../server/src/core/verdict';
+import { checkBudgets, distribution, percentile } from '../server/src/core/stats';
 
 function validator(schema: unknown) {
   const r = compileSchema(prepareSchema(schema, undefined, { readFile: () => undefined, workspaceRoot: '/' }));

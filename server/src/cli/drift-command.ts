@@ -15,7 +15,7 @@ import { llamaDriftModels } from '../runtime/drift/llama';
 export { llamaScorers } from '../runtime/drift/llama';
 import { disposeSharedLlama } from '../runtime/models';
 import { ScriptedRunner, type Script } from '../runtime/runner';
-import { fmtMs } from '../runtime/stats';
+import { fmtMs } from '../core/stats';
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type CommandIO } from './check-command';
 import { diskHost, relativePath } from './check-files';
 import { cliModelSetup, findContracts, loadContract, parseCommandArgs, parseOrExit, runnable, UsageError, type LoadedContract } from './command-common';

@@ -8,7 +8,7 @@ import { runContract, scriptedSource, type ContractRunResult, type ExampleResult
 import { llamaSource } from '../runtime/llama-runner';
 import { disposeSharedLlama, ModelManager } from '../runtime/models';
 import { ScriptedRunner } from '../runtime/runner';
-import { fmtMs, pct } from '../runtime/stats';
+import { fmtMs, pct } from '../core/stats';
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type CommandIO } from './check-command';
 import { diskHost } from './check-files';
 import { cliModelSetup, findContracts, loadContract, parseCommandArgs, parseOrExit, runnable, UsageError, type LoadedContract } from './command-common';

@@ -4,8 +4,8 @@
  * per-contract summary (drift rate, pass-rate, latency and size changes, the maxDrift budget).
  * No model and no I/O: the runtime (server/src/runtime/drift/) measures, this module judges.
  */
-import { compareValues, parseJsonStrict, type FieldDiff, type VerdictKind } from '../runtime/verdict';
-import type { Distribution } from '../runtime/stats';
+import { compareValues, parseJsonStrict, type FieldDiff, type VerdictKind } from './verdict';
+import type { Distribution } from './stats';
 
 // --- outputs -------------------------------------------------------------------------------------
 

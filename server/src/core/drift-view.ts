@@ -13,7 +13,7 @@ import { describeFieldDiff, fmtKl, sharePct, shortValue, summaryLine, type Candi
 import type { Finding } from './findings';
 import { instancePath } from './schema-walk';
 import { keyRange, locate, nodeRange, pathAtOffset, valueRange, type Path } from './yaml-source';
-import { parseJsonStrict } from '../runtime/verdict';
+import { parseJsonStrict } from './verdict';
 
 export { DRIFT_CODES, type DriftCode };
 

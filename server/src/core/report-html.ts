@@ -11,8 +11,8 @@
  * a browser, light or dark. Every string from a user's file is escaped.
  */
 import { compareOutputs } from './drift-compare';
-import { distribution, fmtMs, pct, type Distribution } from '../runtime/stats';
-import type { VerdictKind } from '../runtime/verdict';
+import { distribution, fmtMs, pct, type Distribution } from './stats';
+import type { VerdictKind } from './verdict';
 
 // --- the model ---------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import type { Finding } from './findings';
 import type { ContractRuns, ExampleRun, ExampleRunView, RunDiff } from './results-store';
 import { instancePath } from './schema-walk';
 import { isMap, isSeq, keyRange, locate, nodeRange, pathAtOffset, valueRange, type Path } from './yaml-source';
-import { distribution } from '../runtime/stats';
+import { distribution } from './stats';
 
 /** The run codes the editor shows on examples (core/codes.ts RUN_CODES; `run-budget` is the CLI's). */
 export type RunFindingCode = Exclude<RunCode, 'run-budget'>;

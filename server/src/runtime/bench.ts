@@ -30,7 +30,7 @@ import { LlamaRunner, runnerInfo } from './llama-runner';
 import { ModelManager, type LoadedModel } from './models';
 import { renderPrompt, tokenizePrompt } from './prompt';
 import { ScriptedRunner } from './runner';
-import { distribution } from './stats';
+import { distribution } from '../core/stats';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { hashOf } from './grammar';
-import type { StopReason } from './verdict';
+import type { StopReason } from '../core/verdict';
 
 /**
  * Cache of generations of unchanged examples. It stores what the model wrote, not the verdict:

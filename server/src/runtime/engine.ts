@@ -10,9 +10,9 @@ import { GrammarError, planGrammar, restoreKeyOrder, type GrammarPlan } from './
 import { renderPrompt, tokenizePrompt, type RenderedPrompt } from './prompt';
 import { modelQueue } from './queue';
 import { AbortError, type GenerateResult, type ModelRunner, type RunnerModelInfo, type SamplerSettings } from './runner';
-import { checkBudgets, distribution, type BudgetCheck, type Distribution } from './stats';
+import { checkBudgets, distribution, type BudgetCheck, type Distribution } from '../core/stats';
 import { TraceWriter, type TraceRecord } from './trace';
-import { judge, type StopReason, type Verdict, type VerdictKind } from './verdict';
+import { judge, type StopReason, type Verdict, type VerdictKind } from '../core/verdict';
 
 /**
  * Runs a checked contract's examples on a model and judges them. Used by `contracts run` and

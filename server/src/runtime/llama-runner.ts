@@ -6,7 +6,7 @@ import type { ModelManager, ResolvedModel, ResolveRequestOptions } from './model
 import { ModelUnavailableError, type ModelSource, type ResolvedRunnerModel } from './engine';
 import { endAtValue, GrammarError, type GrammarPlan } from './grammar';
 import { AbortError, type GenerateRequest, type GenerateResult, type ModelRunner, type RunnerModelInfo } from './runner';
-import { WHITESPACE_RUN, type StopReason } from './verdict';
+import { WHITESPACE_RUN, type StopReason } from '../core/verdict';
 import { importNodeLlamaCpp } from './nlc';
 
 /**

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { GrammarPlan } from './grammar';
-import type { StopReason } from './verdict';
+import type { StopReason } from '../core/verdict';
 
 /**
  * The model behind an interface: the engine asks a ModelRunner for one completion at a time.

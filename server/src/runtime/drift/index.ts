@@ -18,7 +18,7 @@ import { runContract, type ContractRunResult, type ModelSource, type ResolvedRun
 import { renderPrompt, tokenizePrompt, tokenizeTurns } from '../prompt';
 import { modelQueue } from '../queue';
 import { AbortError, type RunnerModelInfo } from '../runner';
-import type { Distribution } from '../stats';
+import type { Distribution } from '../../core/stats';
 import { incompatibility, modelFacts, type ModelFacts } from './model-facts';
 import type { ReferencePosition, TeacherRequest, TokenScorer } from './teacher';
 

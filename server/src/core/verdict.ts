@@ -1,6 +1,6 @@
 import type { ErrorObject } from 'ajv';
-import type { MatchMode } from '../core/contract-schema';
-import { pointerSegments, toPointer } from '../core/schema-walk';
+import type { MatchMode } from './contract-schema';
+import { pointerSegments, toPointer } from './schema-walk';
 
 /**
  * Judging one model output against an example. Pure: no model, no I/O.
