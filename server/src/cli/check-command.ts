@@ -1,8 +1,8 @@
 import { discoverContracts } from './discover';
 import { writerFor } from './formats';
 import { checkFilesParallel } from './parallel';
-import { parseCommandArgs, parseOrExit, UsageError } from './command-common';
-import { FORMATS, sortReport, summarize, type Format, type Report } from './report';
+import { parseCommandArgs, parseCount, parseFormat, parseOrExit } from './command-common';
+import { sortReport, summarize, type Format, type Report } from './report';
 import { TOOL } from './tool';
 
 /** Where a command reads and writes. `stdout`/`stderr` receive whole chunks, newlines included. */
@@ -46,12 +46,6 @@ interface CheckOptions {
 }
 
 
-function parseCount(name: string, value: string | undefined, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^-?\d+$/.test(value.trim()) || Number(value) < min) throw new UsageError(`--${name} takes a whole number${min > 0 ? ` of at least ${min}` : ''}, not '${value}'`);
-  return Number(value);
-}
-
 function parseCheckArgs(args: string[]): CheckOptions | 'help' {
   const parsed = parseCommandArgs(args, {
     format: { type: 'string', short: 'f' },
@@ -62,10 +56,8 @@ function parseCheckArgs(args: string[]): CheckOptions | 'help' {
   } as const);
   const v = parsed.values;
   if (v.help) return 'help';
-  const format = (v.format ?? 'text') as Format;
-  if (!FORMATS.includes(format)) throw new UsageError(`unknown format '${v.format}'; use one of ${FORMATS.join(', ')}`);
   return {
-    format,
+    format: parseFormat(v.format),
     coverage: !v['no-coverage'],
     maxWarnings: parseCount('max-warnings', v['max-warnings'], -1),
     maxFileBytes: parseCount('max-file-bytes', v['max-file-bytes'], 1),

@@ -6,6 +6,7 @@ import type { DownloadProgress, ModelManagerOptions } from '../runtime/models';
 import { DEFAULT_SETTINGS } from '../settings';
 import { diskHost, relativePath } from './check-files';
 import { discoverContracts } from './discover';
+import { FORMATS, type Format } from './report';
 
 /** A mistake in the command line: exit 2 with the message. */
 export class UsageError extends Error {}
@@ -21,6 +22,54 @@ export function parseCommandArgs<O extends NonNullable<ParseArgsConfig['options'
     if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(/argument missing/.test(err.message) ? `option '${opt}' needs a value` : err.message);
     throw new UsageError(err.message);
   }
+}
+
+/** `--NAME N`: a whole number of at least `min`, or undefined when the flag is absent. */
+export function parseCount(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^-?\d+$/.test(value.trim()) || Number(value) < min) throw new UsageError(`--${name} takes a whole number${min > 0 ? ` of at least ${min}` : ''}, not '${value}'`);
+  return Number(value);
+}
+
+/** `--format`: one of the report formats (default text). */
+export function parseFormat(value: string | undefined): Format {
+  const format = (value ?? 'text') as Format;
+  if (!FORMATS.includes(format)) throw new UsageError(`unknown format '${value}'; use one of ${FORMATS.join(', ')}`);
+  return format;
+}
+
+/** The options of the commands that run examples on a model (`run`, `drift`). */
+export const MODEL_RUN_OPTIONS = {
+  repeat: { type: 'string' },
+  warmup: { type: 'string' },
+  'no-cache': { type: 'boolean' },
+  'max-tokens': { type: 'string' },
+  offline: { type: 'boolean' },
+  threads: { type: 'string' },
+  format: { type: 'string', short: 'f' },
+  'trace-dir': { type: 'string' },
+  'cache-dir': { type: 'string' },
+  runner: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type ModelRunValues = { [K in keyof typeof MODEL_RUN_OPTIONS]?: (typeof MODEL_RUN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+/** Their values, checked: what `run` and `drift` read alike. */
+export function modelRunArgs(v: ModelRunValues) {
+  if (v.runner !== undefined && !/^scripted:.+/.test(v.runner)) throw new UsageError(`--runner takes scripted:<FILE>, not '${v.runner}'`);
+  return {
+    format: parseFormat(v.format),
+    noCache: !!v['no-cache'],
+    repeat: parseCount('repeat', v.repeat, 1),
+    warmup: parseCount('warmup', v.warmup, 0),
+    maxTokens: parseCount('max-tokens', v['max-tokens'], 1),
+    offline: !!v.offline,
+    threads: parseCount('threads', v.threads, 1),
+    traceDir: v['trace-dir'] ?? '.contracts/traces',
+    cacheDir: v['cache-dir'] ?? '.contracts/cache',
+    runner: v.runner,
+  };
 }
 
 /**

@@ -18,10 +18,10 @@ import { ScriptedRunner, type Script } from '../runtime/runner';
 import { fmtMs } from '../core/stats';
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type CommandIO } from './check-command';
 import { diskHost, relativePath } from './check-files';
-import { cliModelSetup, findContracts, loadContract, parseCommandArgs, parseOrExit, runnable, UsageError, type LoadedContract } from './command-common';
+import { cliModelSetup, findContracts, loadContract, MODEL_RUN_OPTIONS, modelRunArgs, parseCommandArgs, parseCount, parseOrExit, runnable, UsageError, type LoadedContract } from './command-common';
 import { junitWriter, sarifWriter } from './formats';
 import { oneLine } from './formats/text';
-import { FORMATS, type FileReport, type Format, type Report, type ReportCase, type ReportFinding } from './report';
+import type { FileReport, Format, Report, ReportCase, ReportFinding } from './report';
 import { TOOL } from './tool';
 
 export const DRIFT_USAGE = `Usage: contracts drift [options] [paths...]
@@ -83,11 +83,6 @@ interface DriftArgs {
 
 const QUANT = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
-function count(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v.trim()) || Number(v) < min) throw new UsageError(`--${name} takes a whole number of at least ${min}, not '${v}'`);
-  return Number(v);
-}
 
 function parseDriftArgs(args: string[]): DriftArgs | 'help' {
   const parsed = parseCommandArgs(args, {
@@ -97,47 +92,26 @@ function parseDriftArgs(args: string[]): DriftArgs | 'help' {
     'top-k': { type: 'string' },
     'no-agreement': { type: 'boolean' },
     'no-baseline': { type: 'boolean' },
-    'no-cache': { type: 'boolean' },
-    repeat: { type: 'string' },
-    warmup: { type: 'string' },
-    'max-tokens': { type: 'string' },
-    offline: { type: 'boolean' },
-    threads: { type: 'string' },
-    format: { type: 'string', short: 'f' },
-    'trace-dir': { type: 'string' },
-    'cache-dir': { type: 'string' },
-    runner: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
+    ...MODEL_RUN_OPTIONS,
   } as const);
   const v = parsed.values;
   if (v.help) return 'help';
-  const format = (v.format ?? 'text') as Format;
-  if (!FORMATS.includes(format)) throw new UsageError(`unknown format '${v.format}'; use one of ${FORMATS.join(', ')}`);
+  const common = modelRunArgs(v);
   const method = v.method ?? 'topk';
   if (method !== 'topk' && method !== 'exact') throw new UsageError(`--method takes topk or exact, not '${method}'`);
   for (const q of [...(v.ref !== undefined ? [v.ref] : []), ...(v.cand ?? [])]) if (!QUANT.test(q)) throw new UsageError(`'${q}' is not a quantization name such as Q8_0, QAT-Q4_0 or F16`);
   const cand = [...new Set(v.cand ?? [])];
   if (v.ref !== undefined && cand.includes(v.ref)) throw new UsageError(`${v.ref} cannot be both the reference and a candidate`);
-  if (v.runner !== undefined && !/^scripted:.+/.test(v.runner)) throw new UsageError(`--runner takes scripted:<FILE>, not '${v.runner}'`);
   if (v['top-k'] !== undefined && method === 'exact') throw new UsageError('--top-k applies to --method topk only');
   return {
     paths: parsed.positionals,
     ...(v.ref !== undefined ? { ref: v.ref } : {}),
     cand,
     method,
-    ...(v['top-k'] !== undefined ? { topK: count('top-k', v['top-k'], 1) } : {}),
+    ...(v['top-k'] !== undefined ? { topK: parseCount('top-k', v['top-k'], 1) } : {}),
     agreement: !v['no-agreement'],
     baseline: !v['no-baseline'],
-    noCache: !!v['no-cache'],
-    repeat: count('repeat', v.repeat, 1),
-    warmup: count('warmup', v.warmup, 0),
-    maxTokens: count('max-tokens', v['max-tokens'], 1),
-    offline: !!v.offline,
-    threads: count('threads', v.threads, 1),
-    format,
-    traceDir: v['trace-dir'] ?? '.contracts/traces',
-    cacheDir: v['cache-dir'] ?? '.contracts/cache',
-    runner: v.runner,
+    ...common,
   };
 }
 

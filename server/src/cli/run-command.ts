@@ -11,10 +11,10 @@ import { ScriptedRunner } from '../runtime/runner';
 import { fmtMs, pct } from '../core/stats';
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type CommandIO } from './check-command';
 import { diskHost } from './check-files';
-import { cliModelSetup, findContracts, loadContract, parseCommandArgs, parseOrExit, runnable, UsageError, type LoadedContract } from './command-common';
+import { cliModelSetup, findContracts, loadContract, MODEL_RUN_OPTIONS, modelRunArgs, parseCommandArgs, parseOrExit, runnable, UsageError, type LoadedContract } from './command-common';
 import { junitWriter, sarifWriter } from './formats';
 import { oneLine } from './formats/text';
-import { FORMATS, type FileReport, type Format, type Report, type ReportCase, type ReportFinding } from './report';
+import type { FileReport, Format, Report, ReportCase, ReportFinding } from './report';
 import { TOOL } from './tool';
 import { llamaScorers, RunDrift } from './drift-command';
 import { reportPathProblem, runReportModel, writeHtmlReport } from './html-report';
@@ -75,36 +75,19 @@ interface RunArgs {
 }
 
 
-function count(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v.trim()) || Number(v) < min) throw new UsageError(`--${name} takes a whole number of at least ${min}, not '${v}'`);
-  return Number(v);
-}
 
 function parseRunArgs(args: string[]): RunArgs | 'help' {
   const parsed = parseCommandArgs(args, {
     model: { type: 'string', short: 'm' },
     quant: { type: 'string', short: 'q' },
-    repeat: { type: 'string' },
-    warmup: { type: 'string' },
-    'no-cache': { type: 'boolean' },
     free: { type: 'boolean' },
-    'max-tokens': { type: 'string' },
-    offline: { type: 'boolean' },
-    threads: { type: 'string' },
-    format: { type: 'string', short: 'f' },
-    'trace-dir': { type: 'string' },
-    'cache-dir': { type: 'string' },
-    runner: { type: 'string' },
     'update-baseline': { type: 'boolean' },
     report: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
+    ...MODEL_RUN_OPTIONS,
   } as const);
   const v = parsed.values;
   if (v.help) return 'help';
-  const format = (v.format ?? 'text') as Format;
-  if (!FORMATS.includes(format)) throw new UsageError(`unknown format '${v.format}'; use one of ${FORMATS.join(', ')}`);
-  if (v.runner !== undefined && !/^scripted:.+/.test(v.runner)) throw new UsageError(`--runner takes scripted:<FILE>, not '${v.runner}'`);
+  const common = modelRunArgs(v);
   if (v.runner !== undefined && v.model !== undefined) throw new UsageError('--runner and --model cannot be combined');
   if (v.quant !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(v.quant)) throw new UsageError(`--quant takes a quantization name such as Q8_0, not '${v.quant}'`);
   if (v.model !== undefined && !v.model.trim()) throw new UsageError('--model needs a file path or URI');
@@ -114,17 +97,8 @@ function parseRunArgs(args: string[]): RunArgs | 'help' {
     paths: parsed.positionals,
     model: v.model,
     quant: v.quant,
-    repeat: count('repeat', v.repeat, 1),
-    warmup: count('warmup', v.warmup, 0),
-    noCache: !!v['no-cache'],
+    ...common,
     free: !!v.free,
-    maxTokens: count('max-tokens', v['max-tokens'], 1),
-    offline: !!v.offline,
-    threads: count('threads', v.threads, 1),
-    format,
-    traceDir: v['trace-dir'] ?? '.contracts/traces',
-    cacheDir: v['cache-dir'] ?? '.contracts/cache',
-    runner: v.runner,
     updateBaseline: !!v['update-baseline'],
     ...(v.report !== undefined ? { report: v.report } : {}),
   };
