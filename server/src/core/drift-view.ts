@@ -11,8 +11,8 @@ import { DRIFT_CODES, type DriftCode } from './codes';
 import { baselineLine, type BaselineComparison } from './drift-baseline';
 import { describeFieldDiff, fmtKl, sharePct, shortValue, summaryLine, type CandidateSummary, type DriftFieldDiff, type ExampleDrift } from './drift-compare';
 import type { Finding } from './findings';
-import { instancePath } from './schema-walk';
-import { keyRange, locate, nodeRange, pathAtOffset, valueRange, type Path } from './yaml-source';
+import { fieldRange, nameRange } from './run-findings';
+import { keyRange, locate, pathAtOffset, valueRange } from './yaml-source';
 import { parseJsonStrict } from './verdict';
 
 export { DRIFT_CODES, type DriftCode };
@@ -61,26 +61,6 @@ function quantizationsRange(check: CheckResult): [number, number] | undefined {
 function exampleIndex(check: CheckResult, name: string, hint: number): number | undefined {
   if (check.examples[hint]?.name === name) return hint;
   return check.examples.find((e) => e.name === name)?.index;
-}
-
-function nameRange(check: CheckResult, index: number): [number, number] | undefined {
-  const src = check.source;
-  if (!src) return undefined;
-  const name = nodeRange(locate(src, ['examples', index, 'name']).node);
-  if (name) return name;
-  const item = nodeRange(locate(src, ['examples', index]).node);
-  return item ? [item[0], item[0]] : undefined;
-}
-
-/** The field of `expected` a pointer into the output names, when the example writes it; else the example's name. */
-function fieldRange(check: CheckResult, index: number, pointer: string): [number, number] | undefined {
-  const src = check.source;
-  if (!src) return undefined;
-  const expected = check.examples[index]?.expected;
-  const path: Path = ['examples', index, 'expected', ...instancePath(expected, pointer)];
-  const l = locate(src, path);
-  if (l.node) return valueRange(src, path);
-  return nameRange(check, index);
 }
 
 // --- lenses ----------------------------------------------------------------------------------------------
