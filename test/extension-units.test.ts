@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { describeRequestError, isCancellation } from '../client/src/errors';
 import { formatStatus } from '../client/src/model-status';
-import { comparisonMarkdown, percentile, reportMarkdown, summaryLine, verdictLine } from '../client/src/report';
+import { summaryLine, verdictLine } from '../client/src/report';
+import { distribution } from '../server/src/core/stats';
 import { RestartPolicy } from '../client/src/restart-policy';
 import { ResultsMemory } from '../client/src/results-memory';
 import { exampleAtLine, isWalkedContract, outlineOf, paramsFromServerCommand, runExampleParams, runFileParams } from '../client/src/run-args';
@@ -129,26 +130,10 @@ test('verdict and summary lines', () => {
   };
   assert.equal(summaryLine(res), 'classify: 1/3 passed · 1 failed · 1 errored · 1 skipped · p50 100 ms · p95 300 ms');
   assert.equal(summaryLine({ ...res, results: [], reason: 'the contract has errors' }), 'classify: nothing ran — the contract has errors');
-  assert.equal(percentile([5, 1, 3], 50), 3);
-  assert.equal(percentile([1, 2, 3, 4], 95), 4);
-  assert.equal(percentile([], 50), undefined);
-});
-
-test('report and quantization comparison', () => {
-  const res: RunExamplesResult = {
-    uri: 'file:///c.contract.yaml',
-    contract: 'classify',
-    results: [r('a', 'Q8_0', 'pass', 100, { tokens: 10 }), r('b', 'Q8_0', 'pass', 200, { tokens: 12 }), r('a', 'QAT-Q4_0', 'pass', 80, { tokens: 10 }), r('b', 'QAT-Q4_0', 'wrong-value', 90, { tokens: 11, problems: [{ pointer: '/label', message: 'a | b' }] })],
-    summary: { total: 4, passed: 3, failed: 1, skipped: 0 },
-  };
-  const cmp = comparisonMarkdown(res);
-  assert.match(cmp, /\| Q8_0 \| 2 \| 0 \| 0 \| 100 ms \| 200 ms \| 11\.0 \|/);
-  assert.match(cmp, /\| QAT-Q4_0 \| 1 \| 1 \| 0 \| 80 ms \| 90 ms \| 10\.5 \|/);
-  assert.match(cmp, /disagree[\s\S]*\| b \| pass \| wrong-value \|/);
-  const report = reportMarkdown([res], new Date(0));
-  assert.match(report, /## classify/);
-  assert.match(report, /\| b \| QAT-Q4_0 \| ✗ wrong-value \| 90 ms \|  \| 11 \| `\/label` a \\\| b \|/);
-  assert.match(reportMarkdown([]), /No runs yet/);
+  // The client's p50/p95 (results-memory's summary) are the core's nearest-rank percentiles.
+  assert.equal(distribution([5, 1, 3])!.p50, 3);
+  assert.equal(distribution([1, 2, 3, 4])!.p95, 4);
+  assert.equal(distribution([]), undefined);
 });
 
 test('results memory merges runs of the same contract', () => {

@@ -1,6 +1,7 @@
 /** The latest run results per contract in this window, for "Show Report". Pure. */
 import type { ExampleRunResult, RunExamplesResult } from '../../server/src/protocol';
-import { isFailure, percentile } from './report';
+import { distribution } from '../../server/src/core/stats';
+import { isFailure } from './report';
 
 export class ResultsMemory {
   private readonly byUri = new Map<string, RunExamplesResult>();
@@ -47,9 +48,10 @@ export function summarize(results: ExampleRunResult[]): RunExamplesResult['summa
     failed: results.filter((r) => isFailure(r.status)).length,
     skipped: results.filter((r) => r.status === 'skipped').length,
   };
-  const p50 = percentile(lat, 50);
-  const p95 = percentile(lat, 95);
-  if (p50 !== undefined) s.p50Ms = p50;
-  if (p95 !== undefined) s.p95Ms = p95;
+  const d = distribution(lat);
+  if (d) {
+    s.p50Ms = d.p50;
+    s.p95Ms = d.p95;
+  }
   return s;
 }
