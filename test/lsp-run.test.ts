@@ -17,6 +17,7 @@ import { CancellationTokenSource, createMessageConnection, StreamMessageReader, 
 import { createConnection, ProposedFeatures } from 'vscode-languageserver/node';
 import { startServer } from '../server/src/lsp/server';
 import { checkContract } from '../server/src/core/check';
+import { labelContract } from './support/contracts';
 import { ModelUnavailableError, runContract, scriptedSource, type ModelSource } from '../server/src/runtime/engine';
 import { ScriptedRunner, type Script } from '../server/src/runtime/runner';
 import { fileUri, LspClient, type Diagnostic, type PublishDiagnostics } from './support/lsp-client';
@@ -140,20 +141,7 @@ class InProcess {
 
 // --- scripted --------------------------------------------------------------------------------------
 
-const CONTRACT = `contract: triage
-prompt:
-  system: "Answer with JSON only."
-  user: "Classify {{complaint}} as billing or shipping; give the label."
-output:
-  schema:
-    type: object
-    additionalProperties: false
-    required: [label]
-    properties:
-      label: { enum: [billing, shipping] }
-  match: fields
-examples:
-  - name: ok
+const CONTRACT = labelContract({ name: 'triage', examples: `  - name: ok
     input: { complaint: "charged twice", tier: gold }
     expected: { label: billing }
   - name: wrong
@@ -162,7 +150,7 @@ examples:
   - name: third
     input: { complaint: "parcel lost" }
     expected: { label: shipping }
-`;
+` });
 
 function scripted(script: Script, info?: { label: string; synthetic: boolean }): { runner: ScriptedRunner; source: () => ModelSource } {
   const runner = new ScriptedRunner(script, { quantization: 'Q8_0', ...(info ?? {}) });
@@ -461,28 +449,15 @@ describe('runs through the language server (in process, ScriptedRunner)', () => 
 
 // --- the real server over stdio, the tiny SYNTHETIC model ---------------------------------------------
 
-const TINY = `contract: tiny
-model:
+const TINY = labelContract({ name: 'tiny', head: `model:
   maxTokens: 24
-prompt:
-  system: "Answer with JSON only."
-  user: "Classify {{complaint}} as billing or shipping; give the label."
-output:
-  schema:
-    type: object
-    additionalProperties: false
-    required: [label]
-    properties:
-      label: { enum: [billing, shipping] }
-  match: fields
-examples:
-  - name: as billing
+`, examples: `  - name: as billing
     input: { complaint: "my parcel was charged twice" }
     expected: { label: billing }
   - name: as shipping
     input: { complaint: "my parcel was charged twice" }
     expected: { label: shipping }
-`;
+` });
 
 const LONG = `contract: long
 model:

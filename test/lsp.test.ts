@@ -17,27 +17,15 @@ import {
 } from 'vscode-jsonrpc/node';
 import { largeContract } from '../bench/gen';
 import { caret, fileUri, LspClient, REPO, type Diagnostic } from './support/lsp-client';
+import { labelContract } from './support/contracts';
 
-const CONTRACT = `contract: demo
-prompt:
-  system: "Answer with JSON only."
-  user: "Classify {{complaint}} as billing or shipping; give the label."
-output:
-  schema:
-    type: object
-    additionalProperties: false
-    required: [label]
-    properties:
-      label: { enum: [billing, shipping] }
-  match: fields
-examples:
-  - name: double charge
+const CONTRACT = labelContract({ name: 'demo', examples: `  - name: double charge
     input: { complaint: "charged twice" }
     expected: { label: bill }
   - name: late parcel
     input: { complaint: "parcel late" }
     expected: { label: shipping }
-`;
+` });
 
 type Pos = { line: number; character: number };
 const slim = (ds: Diagnostic[]) => ds.map((d) => [d.code, d.severity, d.range.start.line, d.range.start.character, d.range.end.line, d.range.end.character]);

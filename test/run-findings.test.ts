@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { checkContract, type CheckResult } from '../server/src/core/check';
+import { labelContract } from './support/contracts';
 import { RunResults, type ExampleRun, type ExampleRunView } from '../server/src/core/results-store';
 import { contractLensTitle, dotted, exampleLensTitle, fieldRange, plain, runFindings, runHoverAt, runHoverMarkdown } from '../server/src/core/run-findings';
 import { toExampleRun } from '../server/src/lsp/run-service';
@@ -18,24 +19,11 @@ import { ScriptedRunner, type Script } from '../server/src/runtime/runner';
 const host = { readFile: () => undefined };
 const URI = 'file:///ws/triage.contract.yaml';
 
-const CONTRACT = `contract: triage
-description: Route complaints.
-prompt:
-  system: "Answer with JSON only."
-  user: "Classify {{complaint}} as billing or shipping; give the label."
-output:
-  schema:
-    type: object
-    additionalProperties: false
-    required: [label]
-    properties:
-      label: { enum: [billing, shipping] }
-      urgent: { type: boolean }
-  match: fields
-budgets:
+const CONTRACT = labelContract({ name: 'triage', head: `description: Route complaints.
+`, properties: `      urgent: { type: boolean }
+`, tail: `budgets:
   p95Ms: 500
-examples:
-  - name: ok
+`, examples: `  - name: ok
     input: { complaint: "charged twice" }
     expected: { label: billing }
   - name: wrong
@@ -59,7 +47,7 @@ examples:
     skip: true
     input: { complaint: "d" }
     expected: { label: billing }
-`;
+` });
 
 const SCRIPT: Script = {
   triage: {
