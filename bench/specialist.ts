@@ -39,8 +39,8 @@ export async function benchSpecialist(log: (s: string) => void = () => {}): Prom
       fs.rmSync(tmp, { recursive: true, force: true });
     }
   }
-  log('specialist: grammar cost per token (server/src/runtime/bench.ts specialist)');
-  const grammar = execFileSync(process.execPath, ['--import', 'tsx', path.join(REPO, 'server/src/runtime/bench.ts'), 'specialist'], { cwd: REPO, encoding: 'utf8' })
+  log('specialist: grammar cost per token (bench/token-probe.ts specialist)');
+  const grammar = execFileSync(process.execPath, ['--import', 'tsx', path.join(REPO, 'bench/token-probe.ts'), 'specialist'], { cwd: REPO, encoding: 'utf8' })
     .split('\n')
     .filter((l) => l.trim());
   return { date: new Date().toISOString(), cores: os.availableParallelism(), load: [load0, os.loadavg()[0]!], runs, grammar };
@@ -63,7 +63,7 @@ export function renderSpecialist(d: SpecialistData): string {
     'every measured run). Drift between the quantizations is in the drift section.',
     '',
     'Cost of the decoding grammar when the model writes valid JSON by itself (the grammar\'s fast path),',
-    'against free decoding on the same model and examples (`node --import tsx server/src/runtime/bench.ts specialist`):',
+    'against free decoding on the same model and examples (`node --import tsx bench/token-probe.ts specialist`):',
     '',
     '```',
     ...d.grammar,
