@@ -19,3 +19,18 @@ export function fsHost(workspaceRoot: string, overlay?: (absPath: string) => str
     },
   };
 }
+
+/**
+ * Writes a file whole or not at all: a temporary file beside it, then a rename, so a reader (or a
+ * later run after a kill) never sees half of it. The temporary file is removed when writing fails.
+ */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
+  try {
+    fs.writeFileSync(tmp, data);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { renderReportHtml, type ReportContract, type ReportExample, type ReportModel } from '../core/report-html';
 import type { ContractRunResult, ExampleResult } from '../runtime/engine';
+import { writeFileAtomic } from '../node-host';
 import type { LoadedContract } from './command-common';
 
 function modelLabel(r: ContractRunResult): string | undefined {
@@ -73,12 +74,5 @@ export function reportPathProblem(file: string): string | undefined {
 
 /** Writes the page next to its destination and renames it there, so a reader never sees half a file. */
 export function writeHtmlReport(file: string, model: ReportModel): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    fs.writeFileSync(tmp, renderReportHtml(model));
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomic(file, renderReportHtml(model));
 }

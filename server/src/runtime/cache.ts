@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { hashOf } from './grammar';
 import type { StopReason } from '../core/verdict';
+import { writeFileAtomic } from '../node-host';
 
 /**
  * Cache of generations of unchanged examples. It stores what the model wrote, not the verdict:
@@ -73,33 +74,26 @@ export class ResultCache {
   /** Folders made by this instance (a put makes its folder once, not on every entry). */
   private readonly made = new Set<string>();
 
-  /** Writes atomically: a temporary file in the same folder, then rename. */
+  /** Writes atomically (writeFileAtomic). */
   put(key: string, generation: CachedGeneration): boolean {
     const file = this.file(key);
-    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    const dir = path.dirname(file);
+    const text = JSON.stringify({ key, generation }) + '\n';
     try {
-      const dir = path.dirname(file);
-      const text = JSON.stringify({ key, generation }) + '\n';
       if (!this.made.has(dir)) {
         fs.mkdirSync(dir, { recursive: true });
         this.made.add(dir);
       }
       try {
-        fs.writeFileSync(tmp, text);
+        writeFileAtomic(file, text);
       } catch (e) {
         // The folder went away since it was made (cleaned by hand mid-run): make it again, once.
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
         fs.mkdirSync(dir, { recursive: true });
-        fs.writeFileSync(tmp, text);
+        writeFileAtomic(file, text);
       }
-      fs.renameSync(tmp, file);
       return true;
     } catch (e) {
-      try {
-        fs.rmSync(tmp, { force: true });
-      } catch {
-        // nothing to clean up
-      }
       const msg = `cannot write the results cache in ${this.dir}: ${(e as Error).message}`;
       if (!this.warnings.includes(msg)) this.warnings.push(msg);
       return false;

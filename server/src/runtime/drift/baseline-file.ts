@@ -20,6 +20,7 @@ import type { ContractRunResult } from '../engine';
 import { renderPrompt } from '../prompt';
 import type { RunnerModelInfo } from '../runner';
 import { fileSha256 } from './model-facts';
+import { writeFileAtomic } from '../../node-host';
 
 /** Reading, writing and comparing `<name>.baseline.json` next to a contract (the format is core/drift-baseline.ts). */
 
@@ -107,14 +108,7 @@ export async function writeBaseline(check: CheckResult, contractFile: string, ru
   if (!inputs[reference]) throw new Error(`the reference ${reference} did not run, so there is nothing to record`);
   const baseline = buildBaseline({ contract, renderedPromptHashes: renderedHashes(check), schemaHash: schemaHashOf(check), reference, runs: inputs, models, machine: machineRecord(), tool, createdAt: new Date().toISOString() });
   const file = baselinePath(contractFile);
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    fs.writeFileSync(tmp, serializeBaseline(baseline));
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomic(file, serializeBaseline(baseline));
   return { file, baseline };
 }
 
