@@ -36,14 +36,13 @@ const median = (xs: readonly number[]) => {
 export const ONE_EXAMPLE_SYSTEM = 'You route customer support messages to one team. Answer with JSON only: the team, whether the customer needs an answer today, and a short summary.';
 export const ONE_EXAMPLE_MESSAGE = 'My parcel was due on Monday and tracking still says it is in the depot. Can you check where it is?';
 
-/** The contract of the one-example measurement: ≈60 prompt tokens, maxTokens 30. */
-export function oneExampleContract(maxTokens: number, decoding: 'constrained' | 'free'): string {
+/** The contract of the one-example measurement: ≈60 prompt tokens, maxTokens 30 (free decoding: RunOptions.free). */
+export function oneExampleContract(maxTokens: number): string {
   return `contract: bench-one-example
 model:
   id: gemma-3-270m-it
   temperature: 0
   maxTokens: ${maxTokens}
-  decoding: ${decoding}
 prompt:
   system: ${JSON.stringify(ONE_EXAMPLE_SYSTEM)}
   user: "Team: billing, shipping, product or other. Message: {{message}}"
@@ -92,7 +91,7 @@ interface Arm {
 async function pipeline(model: string, quick: boolean, contractFile?: string) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pc-bench-rt-'));
   const maxTokens = 30;
-  let text = oneExampleContract(maxTokens, 'constrained');
+  let text = oneExampleContract(maxTokens);
   if (contractFile) {
     const doc = YAML.parseDocument(fs.readFileSync(contractFile, 'utf8'));
     const examples = doc.get('examples') as YAML.YAMLSeq;

@@ -208,7 +208,7 @@ async function benchServer(dist: Dist, model: string, log: (s: string) => void):
   try {
     await client.initialize(dir, { workspace: { configuration: true } });
     const file = path.join(dir, 'one.contract.yaml');
-    const text = oneExampleContract(30, 'constrained');
+    const text = oneExampleContract(30);
     fs.writeFileSync(file, text);
     const uri = fileUri(file);
     const opened = client.diagnosticsFor(uri, 1);
