@@ -1,9 +1,10 @@
 /**
  * Drift benchmark (issue 4): teacher forcing beside generation for the same examples, on the
  * SYNTHETIC tiny gemma3 (F16 → Q8_0, Q4_0), the trained tiny specialist (F16 → Q8_0, Q4_0;
- * constrained and free decoding) and the SYNTHETIC Gemma-3-270M-shaped models (Q8_0 → Q4_0;
- * constrained and free), plus where a teacher-forced position's time goes
- * (bench/teacher-breakdown.ts). Rewrites the `<!-- bench:drift:start -->` section of
+ * constrained and free decoding), the SYNTHETIC Gemma-3-270M-shaped models (Q8_0 → Q4_0;
+ * constrained and free) and the trained specialist padded to the exact Gemma 3 270M shape
+ * (Q8_0 → Q4_0, the grammar's fast path: the case closest to a real fine-tuned 270M), plus where a
+ * teacher-forced position's time goes (bench/teacher-breakdown.ts, also with every core). Rewrites the `<!-- bench:drift:start -->` section of
  * docs/benchmarks.md. `--quick`: fewer examples, no 270M-shaped models, no full-vocabulary method.
  *
  *   node --import tsx bench/drift.ts [--quick] [--no-270m] [--no-exact] [--no-write]
@@ -21,7 +22,7 @@ import { runDrift, type ContractDrift, type DriftCost } from '../server/src/runt
 import { llamaDriftModels } from '../server/src/runtime/drift/llama';
 import { disposeSharedLlama } from '../server/src/runtime/models';
 import { DEFAULT_SETTINGS } from '../server/src/settings';
-import { ensureBenchModels, ensureSpecialistTestModels, ensureTestModels } from '../test/support/models';
+import { ensureBenchModels, ensureSpecialist270mModels, ensureSpecialistTestModels, ensureTestModels } from '../test/support/models';
 import { writeSection } from './support/doc';
 import { machine, type Machine } from './support/machine';
 import { teacherBreakdown, type Breakdown, type BreakdownRow } from './teacher-breakdown';
@@ -71,6 +72,8 @@ export interface DriftBenchData {
   breakdowns?: { set: string; breakdown: Breakdown }[];
   peakRssBytes: number;
 }
+
+const SPECIALIST_270M = 'trained specialist padded to the Gemma 3 270M shape (training/pad-270m.ts)';
 
 /** "Far less than generating": at most this share of generation's time. */
 export const FAR_LESS = 0.25;
@@ -181,9 +184,29 @@ export async function benchDrift(opts: DriftBenchOptions = {}): Promise<DriftBen
       pairs.push(...pairsOf('SYNTHETIC Gemma-3-270M-shaped (random weights)', d3, 'grammar, slow path'));
       const d4 = await run('SYNTHETIC 270M, free decoding', syntheticContract(quantPattern(big.Q8_0, 'Q8_0'), ['Q8_0', 'Q4_0'], opts.quick ? 3 : 6), path.join(tmp, 'big-free.contract.yaml'), { free: true });
       pairs.push(...pairsOf('SYNTHETIC Gemma-3-270M-shaped (random weights)', d4, 'free'));
+      // The trained specialist padded to the exact 270M shape (training/pad-270m.ts): trained
+      // weights, so the grammar takes its fast path, at the real model's cost per token.
+      const s270 = await ensureSpecialist270mModels();
+      const s270Text = fs
+        .readFileSync(specFile, 'utf8')
+        .replace(/^  file: .*$/m, `  file: ${JSON.stringify(quantPattern(s270.Q8_0, 'Q8_0'))}`)
+        .replace(/^  quantizations: .*$/m, '  quantizations: [Q8_0, Q4_0]');
+      const d5 = await run('trained specialist at the 270M shape', s270Text, path.join(tmp, 'spec270.contract.yaml'), specExamples);
+      pairs.push(...pairsOf(SPECIALIST_270M, d5, 'grammar, fast path'));
       await models.lifecycle.unloadAll();
       log('drift bench: where a position goes, SYNTHETIC 270M-shaped Q8_0');
       breakdowns.push({ set: 'SYNTHETIC Gemma-3-270M-shaped, Q8_0', breakdown: await teacherBreakdown(big.Q8_0, opts.quick ? 3 : 5) });
+      for (const q of ['Q8_0', 'Q4_0'] as const) {
+        log(`drift bench: where a position goes, trained specialist at the 270M shape, ${q}`);
+        breakdowns.push({ set: `${SPECIALIST_270M}, ${q}`, breakdown: await teacherBreakdown(s270[q], opts.quick ? 3 : 5) });
+      }
+      // Batches are compute-bound and scale with threads; a decode step streams every weight and
+      // does not: the same requests with every core.
+      const cores = os.availableParallelism();
+      if (cores > 1) {
+        log(`drift bench: the same with ${cores} threads`);
+        breakdowns.push({ set: `${SPECIALIST_270M}, Q8_0, ${cores} threads`, breakdown: await teacherBreakdown(s270.Q8_0, opts.quick ? 3 : 5, cores) });
+      }
     }
   } finally {
     await models.dispose();
@@ -217,6 +240,27 @@ function ratioOf(p: PairResult): number | undefined {
   return (c.teacherForcingMs.reference + c.teacherForcingMs.candidate) / (c.generationMs.reference + c.generationMs.candidate);
 }
 
+/**
+ * The least teacher forcing of a pair could cost on this machine: every position read on both
+ * models at the breakdown's floor (body, output row, greedy token; 1 thread), with the prompt free,
+ * no second read and no per-call overhead, against the pair's generation measured in the same run.
+ * Only for pairs whose two files were both broken down.
+ */
+export function pairFloors(d: DriftBenchData): { pair: PairResult; floorMs: number; ratio: number }[] {
+  const out: { pair: PairResult; floorMs: number; ratio: number }[] = [];
+  const row = (q: string, set: string) =>
+    (d.breakdowns ?? []).find((b) => b.set === `${set}, ${q}` && (b.breakdown.threads ?? 1) === 1)?.breakdown.rows.find((r) => r.key === 'token')?.msPerPosition;
+  for (const p of d.pairs) {
+    const c = p.cost;
+    const a = row(p.reference, p.set);
+    const b = row(p.candidate, p.set);
+    if (!c?.generationMs || a === undefined || b === undefined) continue;
+    const floorMs = c.positions * (a + b);
+    out.push({ pair: p, floorMs, ratio: floorMs / (c.generationMs.reference + c.generationMs.candidate) });
+  }
+  return out;
+}
+
 /** One line per model and decoding path: does "far less than generating" hold, with the ratios measured. */
 export function farLessLines(d: DriftBenchData): string[] {
   const groups = new Map<string, number[]>();
@@ -247,12 +291,47 @@ function breakdownTable(b: Breakdown): string {
     ['**a decode step** (`sequence.evaluate`, greedy): generation without a grammar', v('decode'), ''],
     ['**a decode step** with the JSON grammar (fast path where the model’s top token is valid JSON)', v('decodeGrammar'), ''],
   ];
-  const t = table(['Request, the same ' + b.positions + ' positions', 'ms per position', 'added'], rows.map(([w, x, add]) => [w, f(x), add]));
+  const t = table([`Request, the same ${b.positions} positions (${b.threads ?? 1} thread${(b.threads ?? 1) === 1 ? '' : 's'})`, 'ms per position', 'added'], rows.map(([w, x, add]) => [w, f(x), add]));
   const pass = v('candidate');
   const vocab = v('candidate') - v('body');
+  const step = Math.min(v('decode'), v('decodeGrammar'));
   return `${t}
 
-Per position, one teacher-forcing pass costs **${(pass / v('decode')).toFixed(2)}×** a free decode step and **${(pass / v('decodeGrammar')).toFixed(2)}×** a constrained one; ${Math.round((vocab / pass) * 100)}% of the pass is the output row and the vocabulary-wide work on it (load ${b.load[0]} → ${b.load[1]}, median of ${b.rounds} rounds).`;
+Per position, one teacher-forcing pass costs **${(pass / v('decode')).toFixed(2)}×** a free decode step and **${(pass / v('decodeGrammar')).toFixed(2)}×** a constrained one; ${Math.round((vocab / pass) * 100)}% of the pass is the output row and the vocabulary-wide work on it (${b.threads ?? 1} thread${(b.threads ?? 1) === 1 ? '' : 's'}, load ${b.load[0]} → ${b.load[1]}, median of ${b.rounds} rounds). ${floorSentence(v('token'), step)}`;
+}
+
+/**
+ * The least a distribution read costs (the body, the output row and the greedy token: what every
+ * read computes, and what generation computes too) beside the cheaper decode step: a lower bound
+ * on teacher forcing's cost per position for any combination of reads on node-llama-cpp.
+ */
+export function floorRatio(tokenRowMs: number, decodeStepMs: number): number {
+  return tokenRowMs / decodeStepMs;
+}
+
+function floorSentence(tokenRowMs: number, decodeStepMs: number): string {
+  if (!Number.isFinite(tokenRowMs) || !Number.isFinite(decodeStepMs) || decodeStepMs <= 0) return '';
+  const r = floorRatio(tokenRowMs, decodeStepMs);
+  return `**Floor:** any read of a distribution computes at least the body, the output row and the greedy token (${tokenRowMs.toFixed(2)} ms per position), so teacher forcing one model cannot cost less than **${r.toFixed(2)}×** the cheaper decode step (${decodeStepMs.toFixed(2)} ms), whatever the reads are combined into${r > FAR_LESS ? `: above the ${FAR_LESS}× bar before the prompt or a second read is counted` : ''}.`;
+}
+
+/** The same file measured with 1 thread and with more: how a batch and a decode step scale. */
+function scalingLines(d: DriftBenchData): string[] {
+  const bs = (d.breakdowns ?? []).map((b) => b.breakdown);
+  const out: string[] = [];
+  for (const many of bs.filter((b) => (b.threads ?? 1) > 1)) {
+    const one = bs.find((b) => b.file === many.file && (b.threads ?? 1) === 1);
+    if (!one) continue;
+    const g = (b: Breakdown, k: BreakdownRow['key']) => b.rows.find((r) => r.key === k)?.msPerPosition ?? NaN;
+    const f = (x: number) => `${x.toFixed(2)} ms`;
+    const best = Math.min(g(one, 'decode'), g(one, 'decodeGrammar'), g(many, 'decode'), g(many, 'decodeGrammar'));
+    out.push(
+      `**Threads.** With ${many.threads} threads instead of 1, the teacher-forcing pass went from ${f(g(one, 'candidate'))} to ${f(g(many, 'candidate'))} per position and the body alone from ${f(g(one, 'body'))} to ${f(g(many, 'body'))} (a batch is compute-bound), while a free decode step went from ${f(g(one, 'decode'))} to ${f(g(many, 'decode'))} (a decode step streams every weight once: memory-bound, and on ${d.machine.cores} cores a second thread competes with Node's own). ` +
+        `Against the fastest decode step measured either way (${f(best)}), the pass with ${many.threads} threads costs ${(g(many, 'candidate') / best).toFixed(2)}× and the floor (body, output row, greedy token) ${(g(many, 'token') / best).toFixed(2)}×. ` +
+        `The run engine uses 1 thread on ${d.machine.cores} cores (\`threads: 0\` → autoThreads), since two spinning llama.cpp threads collapse when anything else runs; with 3–5 cores it uses cores − 1 for batches and decode steps alike.`,
+    );
+  }
+  return out;
 }
 
 export function renderDrift(d: DriftBenchData): string {
@@ -296,7 +375,7 @@ export function renderDrift(d: DriftBenchData): string {
     ]),
   );
   const far = farLessLines(d);
-  const breakdowns = (d.breakdowns ?? []).map((b) => `**${b.set}**\n\n${breakdownTable(b.breakdown)}`).join('\n\n');
+  const breakdowns = [...(d.breakdowns ?? []).map((b) => `**${b.set}**\n\n${breakdownTable(b.breakdown)}`), ...scalingLines(d)].join('\n\n');
   return `## Drift between quantizations (issue 4)
 
 ${m.cores} cores (os.availableParallelism()), ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}; ${d.threads} llama.cpp thread; ${m.date.slice(0, 16).replace('T', ' ')} UTC; load average ${d.load[0]} before, ${d.load[1]} after${d.quick ? '; **quick run**' : ''}.${busy}
@@ -321,11 +400,18 @@ ${d.exactMsPerPosition !== undefined ? `\nThe full-vocabulary method (\`--method
 Teacher forcing far less than generating (at most ${FAR_LESS}× its time), per model and decoding path:
 
 ${far.join('\n')}
+${pairFloors(d)
+  .map(
+    ({ pair: p, floorMs, ratio }) =>
+      `\nThe floor for ${p.set} (${p.candidate} vs ${p.reference}): its ${p.cost!.positions} positions read on both models at the least a read costs (body, output row and greedy token, from the breakdowns below: 1 thread) come to ${ms(floorMs)} — with the prompt free, no second read and no per-call overhead — against ${ms(p.cost!.generationMs!.reference + p.cost!.generationMs!.candidate)} of generating: **${ratio.toFixed(2)}×**${ratio > FAR_LESS ? `, above the ${FAR_LESS}× bar for any implementation on node-llama-cpp at this thread count` : ''}.`,
+  )
+  .join('\n')}
 ${breakdowns ? `
 ### Where a teacher-forced position's time goes
 
 The same answer (${d.breakdowns![0]!.breakdown.positions} positions) after the same prompt, evaluated in one batch with each kind of
-request, beside one decode step per position (\`bench/teacher-breakdown.ts\`, 1 thread). Every
+request, beside one decode step per position (\`bench/teacher-breakdown.ts\`; 1 thread unless the
+heading says otherwise). Every
 request that reads a distribution costs an output row (the 262,144 × hidden output layer) and
 full-vocabulary loops in node-llama-cpp's native sampler (copy the logits into a candidate array,
 find the greedy token; the normaliser: an \`expf\` per token; the filter: a 262,144-entry array and

@@ -1,10 +1,10 @@
 /**
- * Where teacher forcing's time goes, per output position, on one thread: the same N positions
+ * Where teacher forcing's time goes, per output position (1 llama.cpp thread unless --threads): the same N positions
  * evaluated in one batch with different `generateNext` requests, beside N sequential decode
  * steps (generation's inner loop, without a grammar). bench/drift.ts puts the table in
  * docs/benchmarks.md; alone:
  *
- *   node --import tsx bench/teacher-breakdown.ts [--270m] [--model FILE] [--rounds 5]
+ *   node --import tsx bench/teacher-breakdown.ts [--270m] [--model FILE] [--rounds 5] [--threads 1]
  */
 import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -26,6 +26,8 @@ export interface BreakdownRow {
 
 export interface Breakdown {
   file: string;
+  /** llama.cpp threads of the context (batches and decode steps alike). */
+  threads: number;
   positions: number;
   rounds: number;
   load: [number, number];
@@ -37,12 +39,14 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-/** Loads `file` (its own context, 1 thread), measures, disposes. The shared Llama stays. */
-export async function teacherBreakdown(file: string, rounds = 5): Promise<Breakdown> {
+/** Loads `file` (its own context, `threads` llama.cpp threads), measures, disposes. The shared Llama stays. */
+export async function teacherBreakdown(file: string, rounds = 5, threads = 1): Promise<Breakdown> {
   const load0 = os.loadavg()[0];
   const llama = await getSharedLlama({ gpu: 'off' });
+  // The loader sets maxThreads to the run's thread count; a context cannot use more than that.
+  if (llama.maxThreads < threads) llama.maxThreads = threads;
   const model = await llama.loadModel({ modelPath: file });
-  const ctx = await model.createContext({ contextSize: 512, sequences: 1, threads: 1, swaFullCache: true, batchSize: 512 });
+  const ctx = await model.createContext({ contextSize: 512, sequences: 1, threads, swaFullCache: true, batchSize: 512 });
   try {
     const seq = ctx.getSequence();
     const prompt = [...model.tokenize(PROMPT, true)] as number[];
@@ -102,7 +106,7 @@ export async function teacherBreakdown(file: string, rounds = 5): Promise<Breakd
       }
     }
     const rows: BreakdownRow[] = cases.map(([key, what]) => ({ key, what, msPerPosition: median(per.get(key)!) }));
-    return { file, positions: N, rounds, load: [Math.round(load0 * 100) / 100, Math.round(os.loadavg()[0] * 100) / 100], rows };
+    return { file, threads, positions: N, rounds, load: [Math.round(load0 * 100) / 100, Math.round(os.loadavg()[0] * 100) / 100], rows };
   } finally {
     await ctx.dispose();
     await model.dispose();
@@ -110,11 +114,11 @@ export async function teacherBreakdown(file: string, rounds = 5): Promise<Breakd
 }
 
 if (require.main === module) {
-  const { values } = parseArgs({ options: { '270m': { type: 'boolean' }, rounds: { type: 'string' }, model: { type: 'string' } } });
+  const { values } = parseArgs({ options: { '270m': { type: 'boolean' }, rounds: { type: 'string' }, threads: { type: 'string' }, model: { type: 'string' } } });
   (async () => {
     const file = values.model ?? (values['270m'] ? (await ensureBenchModels())['270m'].Q8_0 : (await ensureSpecialistTestModels()).Q8_0);
-    const b = await teacherBreakdown(file, Number(values.rounds ?? 5));
-    process.stdout.write(`${b.file}: ${b.positions} positions, median of ${b.rounds} rounds, load ${b.load.join(' → ')}\n`);
+    const b = await teacherBreakdown(file, Number(values.rounds ?? 5), Number(values.threads ?? 1));
+    process.stdout.write(`${b.file}: ${b.threads} thread(s), ${b.positions} positions, median of ${b.rounds} rounds, load ${b.load.join(' → ')}\n`);
     for (const r of b.rows) process.stdout.write(`${r.msPerPosition.toFixed(2).padStart(8)} ms/position  ${r.what}\n`);
     await disposeSharedLlama();
   })().catch((e: unknown) => {

@@ -195,12 +195,13 @@ export class LlamaScorer implements TokenScorer {
   }
 
   /**
-   * Puts prompt[0 .. P−2] in the sequence (reusing the shared prefix when it is there; the prefix
-   * is always evaluated as its own batch, so the computation does not depend on what the sequence
-   * held before), then evaluates [prompt[P−1], output[0 .. m−2]] in one batch, m = `positions`
-   * (default n, every output position), with `generateNext` on the items `next` asks for (an item
-   * without one gets no output row and no sampling). `again`: the sequence already holds exactly
-   * this prompt from the previous pass; only the output part is evaluated again.
+   * Keeps the shared prefix of the prompt in the sequence when it is there (else evaluates it as
+   * its own batch, so the computation does not depend on what the sequence held before), then
+   * evaluates the rest of the prompt and [prompt[P−1], output[0 .. m−2]] in one batch (one pass
+   * over the weights instead of two), m = `positions` (default n, every output position), with
+   * `generateNext` on the items `next` asks for (an item without one gets no output row and no
+   * sampling). `again`: the sequence already holds prompt[0 .. P−2] from the previous pass; only
+   * [prompt[P−1], output…] is evaluated again.
    */
   private async pass(req: TeacherRequest, next: Record<string, unknown> | ((i: number) => Record<string, unknown> | undefined), signal?: AbortSignal, again = false, positions = req.output.length): Promise<(NextOutput | undefined)[]> {
     if (signal?.aborted) throw new AbortError();
@@ -208,6 +209,8 @@ export class LlamaScorer implements TokenScorer {
     if (P < 1) throw new Error('the prompt has no tokens');
     const seq = await this.ensureSequence(P + req.output.length + 8);
     const pre = req.prompt.slice(0, P - 1) as number[];
+    // The prompt's tokens after the shared prefix go into the same batch as the answer's.
+    let lead: number[] = [];
     if (again) {
       if (seq.nextTokenIndex > pre.length) await seq.eraseContextTokenRanges([{ start: pre.length, end: seq.nextTokenIndex }]);
     } else {
@@ -219,7 +222,7 @@ export class LlamaScorer implements TokenScorer {
         if (seq.nextTokenIndex > 0) await seq.clearHistory();
         if (prefix > 0) await seq.evaluateWithoutGeneratingNewTokens(pre.slice(0, prefix) as never);
       }
-      if (pre.length > prefix) await seq.evaluateWithoutGeneratingNewTokens(pre.slice(prefix) as never);
+      lead = pre.slice(prefix);
     }
     if (signal?.aborted) throw new AbortError();
     const fed = [req.prompt[P - 1]!, ...req.output.slice(0, positions - 1)];
@@ -227,8 +230,8 @@ export class LlamaScorer implements TokenScorer {
       const g = typeof next === 'function' ? next(i) : next;
       return g ? [t, { generateNext: g }] : t;
     });
-    const out = (await seq.controlledEvaluate(items as never)) as ({ next: NextOutput } | undefined)[];
-    return fed.map((_, i) => out[i]?.next);
+    const out = (await seq.controlledEvaluate([...lead, ...items] as never)) as ({ next: NextOutput } | undefined)[];
+    return fed.map((_, i) => out[lead.length + i]?.next);
   }
 
   private async ensureSequence(needed: number): Promise<LlamaContextSequence> {
