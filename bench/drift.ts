@@ -7,7 +7,7 @@
  * teacher-forced position's time goes (bench/teacher-breakdown.ts, also with every core). Rewrites the `<!-- bench:drift:start -->` section of
  * docs/benchmarks.md. `--quick`: fewer examples, no 270M-shaped models, no full-vocabulary method.
  *
- *   node --import tsx bench/drift.ts [--quick] [--no-270m] [--no-exact] [--no-write]
+ *   node --import tsx bench/drift.ts [--quick] [--no-270m] [--no-exact] [--no-write] [--render]
  *
  * bench/run.ts (`npm run bench -- --only drift`) calls `benchDrift()` and `writeDriftSection()`.
  */
@@ -23,7 +23,7 @@ import { llamaDriftModels } from '../server/src/runtime/drift/llama';
 import { disposeSharedLlama } from '../server/src/runtime/models';
 import { DEFAULT_SETTINGS } from '../server/src/settings';
 import { ensureBenchModels, ensureSpecialist270mModels, ensureSpecialistTestModels, ensureTestModels } from '../test/support/models';
-import { writeSection } from './support/doc';
+import { readSectionData, writeSection } from './support/doc';
 import { machine, type Machine } from './support/machine';
 import { teacherBreakdown, type Breakdown, type BreakdownRow } from './teacher-breakdown';
 
@@ -297,7 +297,7 @@ function breakdownTable(b: Breakdown): string {
   const step = Math.min(v('decode'), v('decodeGrammar'));
   return `${t}
 
-Per position, one teacher-forcing pass costs **${(pass / v('decode')).toFixed(2)}×** a free decode step and **${(pass / v('decodeGrammar')).toFixed(2)}×** a constrained one; ${Math.round((vocab / pass) * 100)}% of the pass is the output row and the vocabulary-wide work on it (${b.threads ?? 1} thread${(b.threads ?? 1) === 1 ? '' : 's'}, load ${b.load[0]} → ${b.load[1]}, median of ${b.rounds} rounds). ${floorSentence(v('token'), step)}`;
+Per position, one teacher-forcing pass costs **${(pass / v('decode')).toFixed(2)}×** a free decode step and **${(pass / v('decodeGrammar')).toFixed(2)}×** a constrained one; ${Math.round((vocab / pass) * 100)}% of the pass is the output row and the vocabulary-wide work on it (${b.threads ?? 1} thread${(b.threads ?? 1) === 1 ? '' : 's'}, load ${b.load[0]} → ${b.load[1]}, median of ${b.rounds} rounds).${(b.threads ?? 1) === 1 ? ` ${floorSentence(v('token'), step)}` : ' Against the fastest decode step of either thread count: below.'}`;
 }
 
 /**
@@ -439,8 +439,14 @@ export function writeDriftSection(d: DriftBenchData): void {
 }
 
 if (require.main === module) {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, 'no-270m': { type: 'boolean' }, 'no-exact': { type: 'boolean' }, 'no-write': { type: 'boolean' } } });
-  benchDrift({ quick: !!values.quick, ...(values['no-270m'] ? { with270m: false } : {}), ...(values['no-exact'] ? { exact: false } : {}) }).then(
+  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, 'no-270m': { type: 'boolean' }, 'no-exact': { type: 'boolean' }, 'no-write': { type: 'boolean' }, render: { type: 'boolean' } } });
+  // --render: the section again from the results saved in it (after a change to the text only).
+  const saved = values.render ? readSectionData<DriftBenchData>(DOC, SECTION) : undefined;
+  if (values.render && !saved) {
+    process.stderr.write(`no saved drift results in ${DOC}: run the benchmark first\n`);
+    process.exit(1);
+  }
+  (saved ? Promise.resolve(saved) : benchDrift({ quick: !!values.quick, ...(values['no-270m'] ? { with270m: false } : {}), ...(values['no-exact'] ? { exact: false } : {}) })).then(
     (d) => {
       const md = renderDrift(d);
       process.stdout.write(md);
