@@ -4,8 +4,8 @@
  * constrained and free decoding), the SYNTHETIC Gemma-3-270M-shaped models (Q8_0 → Q4_0;
  * constrained and free) and the trained specialist padded to the exact Gemma 3 270M shape
  * (Q8_0 → Q4_0, the grammar's fast path: the case closest to a real fine-tuned 270M), plus where a
- * teacher-forced position's time goes (bench/teacher-breakdown.ts, also with every core). Rewrites the `<!-- bench:drift:start -->` section of
- * docs/benchmarks.md. `--quick`: fewer examples, no 270M-shaped models, no full-vocabulary method.
+ * teacher-forced position's time goes (bench/teacher-breakdown.ts, also with every core).
+ * Rewrites the `<!-- bench:drift:start -->` section of docs/benchmarks.md. `--quick`: fewer examples, no 270M-shaped models, no full-vocabulary method.
  *
  *   node --import tsx bench/drift.ts [--quick] [--no-270m] [--no-exact] [--no-write] [--render]
  *

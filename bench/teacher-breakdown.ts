@@ -1,6 +1,6 @@
 /**
- * Where teacher forcing's time goes, per output position (1 llama.cpp thread unless --threads): the same N positions
- * evaluated in one batch with different `generateNext` requests, beside N sequential decode
+ * Where teacher forcing's time goes, per output position (1 llama.cpp thread unless --threads):
+ * the same N positions evaluated in one batch with different `generateNext` requests, beside N sequential decode
  * steps (generation's inner loop, without a grammar). bench/drift.ts puts the table in
  * docs/benchmarks.md; alone:
  *
