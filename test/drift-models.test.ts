@@ -146,6 +146,31 @@ test('SYNTHETIC tiny: KL(F16→Q4_0) > KL(F16→Q8_0) > 0 on the same examples, 
   }
 });
 
+test("teacher forcing right after each generation, in the runner's own context, gives exactly the figures of a pass in a context of its own (SYNTHETIC tiny F16 vs Q4_0)", async () => {
+  const dir = tmp();
+  const text = contractText({ file: quantPattern(tiny.F16, 'F16'), quantizations: ['F16', 'Q4_0'], examples: 4 });
+  // First run: every example is generated, and teacher-forced right after in the runner's context.
+  const inRun = await drift(text, {}, dir);
+  // Second run: every output comes from the cache, so nothing is generated and teacher forcing
+  // takes a context of its own (prompt evaluated, warm-up pass).
+  const apart = await drift(text, {}, dir);
+  assert.equal(inRun.runs.F16!.cachedCount, 0);
+  assert.equal(apart.runs.F16!.cachedCount, 4);
+  assert.equal(apart.runs.Q4_0!.cachedCount, 4);
+  const a = cand(inRun, 'Q4_0');
+  const b = cand(apart, 'Q4_0');
+  assert.deepEqual(a.cost!.setupMs, { reference: 0, candidate: 0 }, 'no context of its own, no warm-up');
+  assert.ok(b.cost!.setupMs.reference > 0 && b.cost!.setupMs.candidate > 0);
+  const x = a.summary!.agreement!;
+  const y = b.summary!.agreement!;
+  assert.ok(x.positions > 0);
+  assert.equal(x.positions, y.positions);
+  assert.equal(x.top1Agree, y.top1Agree);
+  assert.equal(x.meanKl, y.meanKl);
+  assert.equal(x.maxKl, y.maxKl);
+  for (let i = 0; i < a.examples.length; i++) assert.deepEqual(a.examples[i]!.agreement, b.examples[i]!.agreement, `example ${i}`);
+});
+
 test('memory: when the models do not fit together they run one after another, with the same figures', async () => {
   const file = quantPattern(specialist.F16, 'F16');
   const text = contractText({ file, quantizations: ['F16', 'Q4_0'], examples: 3, maxTokens: 12 });

@@ -206,6 +206,50 @@ test('cache: hits on the second run, verdicts recomputed from the current expect
   assert.deepEqual((await run(base)).calls, ['a', 'b']);
 });
 
+test('afterExample: called once per example that ran (after its repeats, not for cached or skipped ones), with the runner and the prompt; what it throws does not stop the run', async () => {
+  const dir = tmp();
+  const cacheDir = path.join(dir, 'cache');
+  const text = contractText({
+    examples: `  - name: a
+    input: { text: "charged twice" }
+    expected: { label: billing, confidence: 0.9 }
+  - name: b
+    input: { text: "parcel lost" }
+    expected: { label: shipping, confidence: 0.9 }
+  - name: s
+    skip: true
+    input: { text: "skipped" }
+    expected: { label: other, confidence: 0.9 }`,
+  });
+  const seen: { name: string; runs: number; calls: number; prompt: boolean; tokens: number }[] = [];
+  const runner = new ScriptedRunner({ c: { a: good('billing'), b: good('shipping') } });
+  const { check, file } = load(text, dir);
+  const r = await runContract(check, {
+    source: scriptedSource(runner),
+    file,
+    cacheDir,
+    warmup: 1,
+    repeat: 2,
+    afterExample: async (e) => {
+      assert.equal(e.runner, runner);
+      seen.push({ name: e.result.name, runs: e.result.runs.length, calls: runner.calls.length, prompt: e.promptText.includes(e.result.name === 'a' ? 'charged twice' : 'parcel lost'), tokens: e.tokens.length });
+      if (e.result.name === 'a') throw new Error('a hook that fails');
+    },
+  });
+  assert.equal(r.status, 'pass');
+  // Warm-up (1 call) + 2 repeats of a, then the hook; 2 repeats of b, then the hook.
+  assert.deepEqual(seen.map(({ name, runs, calls, prompt }) => ({ name, runs, calls, prompt })), [
+    { name: 'a', runs: 2, calls: 3, prompt: true },
+    { name: 'b', runs: 2, calls: 5, prompt: true },
+  ]);
+  assert.ok(seen.every((x) => x.tokens > 0));
+  // Every answer cached now: nothing runs, so the hook is not called.
+  seen.length = 0;
+  const again = await runContract(check, { source: scriptedSource(runner), file, cacheDir, afterExample: async (e) => void seen.push({ name: e.result.name, runs: 0, calls: 0, prompt: true, tokens: 0 }) });
+  assert.equal(again.cachedCount, 2);
+  assert.deepEqual(seen, []);
+});
+
 test('cancellation: an abort between examples stops the run; an abort from onToken stops within one token', async () => {
   const { check } = load(contractText());
   const ac = new AbortController();

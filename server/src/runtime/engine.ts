@@ -84,6 +84,23 @@ export interface RunOptions {
   cacheDir?: string;
   /** Keep the evaluated prompt prefix the examples share (default true; false evaluates every prompt whole, as from scratch — a baseline for measurements). */
   reusePrefix?: boolean;
+  /**
+   * Called after each example that ran on the model (not for cached or skipped ones), while the
+   * runner still holds its last generation: drift teacher-forces there, reusing the prompt's
+   * state. Its time is not part of the example's latency; what it throws (but a cancellation) is
+   * its own business and does not stop the run.
+   */
+  afterExample?: (e: AfterExample) => Promise<void>;
+}
+
+export interface AfterExample {
+  result: ExampleResult;
+  runner: ModelRunner;
+  /** The rendered prompt, its tokens (special tokens parsed) and the prefix every example shares. */
+  promptText: string;
+  tokens: readonly number[];
+  sharedPrefixTokens: number;
+  signal?: AbortSignal;
 }
 
 export type RunProgress =
@@ -377,6 +394,13 @@ export async function runContract(check: CheckResult, opts: RunOptions): Promise
         };
         results[job.index] = res;
         emit(res);
+        if (opts.afterExample && !opts.signal?.aborted) {
+          try {
+            await opts.afterExample({ result: res, runner, promptText: job.rendered.text, tokens: tokenized[k]!.tokens, sharedPrefixTokens: tokenized[k]!.sharedPrefixTokens, ...(opts.signal ? { signal: opts.signal } : {}) });
+          } catch (e) {
+            if (isAbort(e, opts.signal)) throw e;
+          }
+        }
       }
     } catch (e) {
       if (isAbort(e, opts.signal)) cancelled = true;

@@ -8,6 +8,7 @@ import { endAtValue, GrammarError, type GrammarPlan } from './grammar';
 import { AbortError, type GenerateRequest, type GenerateResult, type ModelRunner, type RunnerModelInfo } from './runner';
 import { WHITESPACE_RUN, type StopReason } from '../core/verdict';
 import { importNodeLlamaCpp } from './nlc';
+import { LlamaScorer, type TokenScorer } from './drift/teacher';
 
 /**
  * ModelRunner on node-llama-cpp, in process. One context with one sequence per runner:
@@ -197,6 +198,10 @@ export class LlamaRunner implements ModelRunner {
       outputTokens: out.length,
       timings: { ttftMs: ttft || total, totalMs: total, tokensPerSecond: out.length > 1 && total > ttft ? ((out.length - 1) * 1000) / (total - ttft) : 0 },
     };
+  }
+
+  scorer(): TokenScorer {
+    return new LlamaScorer(this.handle, this.info, () => this.sequence);
   }
 
   private async disposeContext(): Promise<void> {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { GrammarPlan } from './grammar';
 import type { StopReason } from '../core/verdict';
+import type { TokenScorer } from './drift/teacher';
 
 /**
  * The model behind an interface: the engine asks a ModelRunner for one completion at a time.
@@ -82,6 +83,11 @@ export interface ModelRunner {
   /** Compiles (or fetches from the cache) what `generate` needs for this plan; throws GrammarError-like errors. */
   prepare(grammar: GrammarPlan): Promise<void>;
   generate(req: GenerateRequest): Promise<GenerateResult>;
+  /**
+   * Teacher forcing in the runner's own context (drift): right after `generate`, the prompt's
+   * evaluated state is still there and is reused. Absent on runners without a model (scripted).
+   */
+  scorer?(): TokenScorer;
   /** Frees the runner's own resources (contexts); the model lease is released by its owner. */
   dispose(): Promise<void>;
 }

@@ -14,13 +14,13 @@ import {
   type OutputSide,
   type PositionScore,
 } from '../../core/drift-compare';
-import { runContract, type ContractRunResult, type ModelSource, type ResolvedRunnerModel, type RunOptions } from '../engine';
+import { runContract, type AfterExample, type ContractRunResult, type ExampleResult, type ModelSource, type ResolvedRunnerModel, type RunOptions } from '../engine';
 import { renderPrompt, tokenizePrompt, tokenizeTurns } from '../prompt';
 import { modelQueue } from '../queue';
 import { AbortError, type RunnerModelInfo } from '../runner';
 import type { Distribution } from '../../core/stats';
 import { incompatibility, modelFacts, type ModelFacts } from './model-facts';
-import type { ReferencePosition, TeacherRequest, TokenScorer } from './teacher';
+import type { CandidatePosition, ReferencePosition, TeacherRequest, TokenScorer } from './teacher';
 
 /**
  * Drift between a contract's quantizations: the first listed is the reference, the others are
@@ -238,7 +238,39 @@ export async function runDrift(check: CheckResult, opts: DriftOptions): Promise<
     if (!together) await opts.lifecycle?.unloadAll();
   };
 
-  // 3. The reference's run.
+  // 3. Which candidates are the reference's own file, cannot be had, or cannot be teacher-forced
+  //    (decided before any run; reported once the reference has run).
+  const settled: CandidateDrift[] = [];
+  const todo: { q: string; r: ResolvedRunnerModel; agreementUnavailable?: string }[] = [];
+  for (const q of candQs) {
+    const r = resolved.get(q)!;
+    if (r instanceof Error) {
+      settled.push({ quantization: q, status: 'model-unavailable', message: `${q} cannot be had: ${r.message}`, side: { quantization: q, reason: r.message }, examples: [] });
+      continue;
+    }
+    const f = facts.get(q);
+    const same = f && refFacts ? f.realPath === refFacts.realPath : r.info.path === refResolved.info.path && r.info.identity === refResolved.info.identity;
+    if (same && opts.sameFile !== 'compare') {
+      settled.push({ quantization: q, status: 'same-file', message: `${refQ} and ${q} resolve to the same file ${f?.realPath ?? r.info.path}; drift would be zero by construction`, side: { quantization: q, model: r.info, ...(f ? { sizeBytes: f.sizeBytes } : {}) }, examples: [] });
+      continue;
+    }
+    let agreementUnavailable: string | undefined;
+    if (opts.noAgreement) agreementUnavailable = 'token-level agreement was not asked for';
+    else if (!opts.scorers) agreementUnavailable = 'token-level agreement needs a model (the scripted runner has none)';
+    else if (!f || !refFacts) agreementUnavailable = 'token-level agreement needs model files';
+    else agreementUnavailable = incompatibility(refFacts, f, { reference: refQ, candidate: q });
+    todo.push({ q, r, ...(agreementUnavailable ? { agreementUnavailable } : {}) });
+  }
+  const method: AgreementMethod = opts.method ?? 'topk';
+  const k = Math.max(1, opts.k ?? DEFAULT_TOP_K);
+  const wantTf = todo.some((t) => !t.agreementUnavailable);
+  // Top-K method: teacher forcing follows each example's generation in the runner's own context,
+  // where the prompt's evaluated state is still there (see runContract's afterExample): no second
+  // context, no warm-up pass, no prompt evaluated again. Examples it did not reach (cached, or a
+  // run passed in) get a pass in a context of their own after.
+  const topK = wantTf && method === 'topk';
+
+  // 4. The reference's run.
   const runOpts: Omit<RunOptions, 'quantization'> = {
     source: opts.source,
     ...(opts.file ? { file: opts.file } : {}),
@@ -253,10 +285,11 @@ export async function runDrift(check: CheckResult, opts: DriftOptions): Promise<
     ...(opts.signal ? { signal: opts.signal } : {}),
   };
   await switchModel();
+  const refEarly: RefTeacher = { requests: [], positions: new Map(), ms: 0, setupMs: 0 };
   let refRun = opts.referenceResult;
   if (!refRun || refRun.quantization !== refQ) {
-    progress(`running ${refQ} (reference)`);
-    refRun = await runContract(check, { ...runOpts, quantization: refQ });
+    progress(`running ${refQ} (reference${topK ? `, then teacher-forcing each answer, top-${k}` : ''})`);
+    refRun = await runContract(check, { ...runOpts, quantization: refQ, ...(topK ? { afterExample: (e) => referenceAfter(refEarly, e, k, opts.confidentTail) } : {}) });
   }
   out.runs[refQ] = refRun;
   out.reference = side(refQ, refRun, refFacts?.sizeBytes);
@@ -266,39 +299,14 @@ export async function runDrift(check: CheckResult, opts: DriftOptions): Promise<
     out.reason = `the reference ${refQ} did not run: ${refRun.reason ?? refRun.status}`;
     return finish();
   }
-
-  // 4. Which candidates are the reference's own file, cannot be had, or cannot be teacher-forced.
-  const todo: { q: string; r: ResolvedRunnerModel; agreementUnavailable?: string }[] = [];
-  for (const q of candQs) {
-    const r = resolved.get(q)!;
-    if (r instanceof Error) {
-      out.candidates.push({ quantization: q, status: 'model-unavailable', message: `${q} cannot be had: ${r.message}`, side: { quantization: q, reason: r.message }, examples: [] });
-      continue;
-    }
-    const f = facts.get(q);
-    const same = f && refFacts ? f.realPath === refFacts.realPath : r.info.path === refResolved.info.path && r.info.identity === refResolved.info.identity;
-    if (same && opts.sameFile !== 'compare') {
-      out.candidates.push({ quantization: q, status: 'same-file', message: `${refQ} and ${q} resolve to the same file ${f?.realPath ?? r.info.path}; drift would be zero by construction`, side: { quantization: q, model: r.info, ...(f ? { sizeBytes: f.sizeBytes } : {}) }, examples: [] });
-      continue;
-    }
-    let agreementUnavailable: string | undefined;
-    if (opts.noAgreement) agreementUnavailable = 'token-level agreement was not asked for';
-    else if (!opts.scorers) agreementUnavailable = 'token-level agreement needs a model (the scripted runner has none)';
-    else if (!f || !refFacts) agreementUnavailable = 'token-level agreement needs model files';
-    else agreementUnavailable = incompatibility(refFacts, f, { reference: refQ, candidate: q });
-    todo.push({ q, r, ...(agreementUnavailable ? { agreementUnavailable } : {}) });
-  }
+  out.candidates.push(...settled);
 
   // 5. Teacher forcing, reference side (top-K method): once, reused for every candidate.
-  const method: AgreementMethod = opts.method ?? 'topk';
-  const k = Math.max(1, opts.k ?? DEFAULT_TOP_K);
-  const wantTf = todo.some((t) => !t.agreementUnavailable);
   let refTf: RefTeacher | undefined;
   let refTfError: string | undefined;
-  if (wantTf && method === 'topk') {
-    progress(`teacher forcing ${refQ} (reference, top-${k})`);
+  if (topK) {
     try {
-      refTf = await referenceTeacher(opts.scorers!, refResolved, check, refRun, k, opts.confidentTail, opts.signal);
+      refTf = await referenceTeacher(opts.scorers!, refResolved, check, refRun, k, opts.confidentTail, refEarly, opts.signal, () => progress(`teacher forcing ${refQ} (reference, top-${k})`));
     } catch (e) {
       if (isAbort(e, opts.signal)) {
         out.status = 'cancelled';
@@ -314,8 +322,9 @@ export async function runDrift(check: CheckResult, opts: DriftOptions): Promise<
     if (opts.signal?.aborted) break;
     const f = facts.get(t.q);
     await switchModel();
-    progress(`running ${t.q}`);
-    const candRun = await runContract(check, { ...runOpts, quantization: t.q });
+    const candEarly: CandidateEarly | undefined = refTf && !t.agreementUnavailable && method === 'topk' ? { scores: new Map(), ms: 0 } : undefined;
+    progress(`running ${t.q}${candEarly ? ', then teacher-forcing the reference\'s answers' : ''}`);
+    const candRun = await runContract(check, { ...runOpts, quantization: t.q, ...(candEarly ? { afterExample: (e) => candidateAfter(candEarly, refTf!, e) } : {}) });
     out.runs[t.q] = candRun;
     for (const w of candRun.warnings) if (!out.warnings.includes(w)) out.warnings.push(w);
     const s = side(t.q, candRun, f?.sizeBytes);
@@ -336,9 +345,10 @@ export async function runDrift(check: CheckResult, opts: DriftOptions): Promise<
     let agreementUnavailable = t.agreementUnavailable ?? refTfError;
     let cost: DriftCost | undefined;
     if (!agreementUnavailable) {
-      progress(`teacher forcing ${t.q}${method === 'exact' ? ' (exact, full vocabulary: slow)' : ''}`);
       try {
-        const tf = method === 'exact' ? await exactTeacher(opts.scorers!, refResolved, t.r, check, refRun, opts.signal) : await candidateTeacher(opts.scorers!, t.r, refTf!, opts.signal);
+        const tfProgress = () => progress(`teacher forcing ${t.q}${method === 'exact' ? ' (exact, full vocabulary: slow)' : ''}`);
+        if (method === 'exact') tfProgress();
+        const tf = method === 'exact' ? await exactTeacher(opts.scorers!, refResolved, t.r, check, refRun, opts.signal) : await candidateTeacher(opts.scorers!, t.r, refTf!, candEarly, opts.signal, tfProgress);
         if ('unavailable' in tf) agreementUnavailable = tf.unavailable;
         else {
           for (const [index, scores] of tf.scores) examples[index]!.agreement = summarizeAgreement(scores, method, method === 'topk' ? k : undefined);
@@ -425,12 +435,17 @@ interface TfResult {
   candidateSetupMs: number;
 }
 
-/** The examples the reference answered, as teacher-forcing requests for `scorer`. */
-function requestsFor(scorer: TokenScorer, check: CheckResult, refRun: ContractRunResult): TfRequest[] {
+/** An example the reference answered (its answer can be teacher-forced). */
+function answered(e: ExampleResult | undefined): e is ExampleResult & { output: string } {
+  return !!e && e.output !== undefined && e.verdict.kind !== 'skipped' && e.verdict.kind !== 'cancelled' && e.verdict.kind !== 'error';
+}
+
+/** The examples the reference answered (but those in `except`), as teacher-forcing requests for `scorer`. */
+function requestsFor(scorer: TokenScorer, check: CheckResult, refRun: ContractRunResult, except?: ReadonlyMap<number, unknown>): TfRequest[] {
   const contract = check.contract!;
   const out: TfRequest[] = [];
   for (const e of refRun.examples) {
-    if (e.output === undefined || e.verdict.kind === 'skipped' || e.verdict.kind === 'cancelled' || e.verdict.kind === 'error') continue;
+    if (!answered(e) || except?.has(e.index)) continue;
     const ex = contract.examples[e.index];
     if (!ex) continue;
     const rendered = renderPrompt(contract.prompt, ex.input);
@@ -457,17 +472,47 @@ async function withScorer<T>(scorers: ScorerSource, resolved: ResolvedRunnerMode
   }
 }
 
-async function referenceTeacher(scorers: ScorerSource, resolved: ResolvedRunnerModel, check: CheckResult, refRun: ContractRunResult, k: number, confident: number | undefined, signal?: AbortSignal): Promise<RefTeacher> {
+/**
+ * The reference's teacher forcing right after it generated an example, in the runner's context
+ * (the prompt is not evaluated again). What fails here (but a cancellation) is left to the pass in
+ * a context of its own, which reports it.
+ */
+async function referenceAfter(acc: RefTeacher, e: AfterExample, k: number, confident: number | undefined): Promise<void> {
+  const scorer = e.runner.scorer?.();
+  if (!scorer || !answered(e.result)) return;
+  const output = e.result.output;
+  try {
+    const req: TeacherRequest = { prompt: e.tokens, sharedPrefix: e.sharedPrefixTokens, output: scorer.tokenize(output, false) };
+    const t0 = performance.now();
+    const positions = await scorer.referenceTopK(req, k, e.signal, undefined, confident);
+    acc.ms += performance.now() - t0;
+    acc.positions.set(e.result.index, positions);
+    acc.requests.push({ index: e.result.index, promptText: e.promptText, outputText: output, req });
+  } catch (err) {
+    if (isAbort(err, e.signal)) throw err;
+  } finally {
+    await scorer.dispose();
+  }
+}
+
+/**
+ * The reference side: `early` (what followed each generation) plus a pass in a context of its own
+ * for the answered examples it lacks; `onStart` when that pass starts.
+ */
+async function referenceTeacher(scorers: ScorerSource, resolved: ResolvedRunnerModel, check: CheckResult, refRun: ContractRunResult, k: number, confident: number | undefined, early: RefTeacher, signal?: AbortSignal, onStart?: () => void): Promise<RefTeacher> {
+  const lacking = refRun.examples.some((e) => answered(e) && !early.positions.has(e.index));
+  if (!lacking) return { ...early, requests: [...early.requests].sort((a, b) => a.index - b.index) };
+  onStart?.();
   return withScorer(scorers, resolved, signal, async (scorer) => {
-    const requests = requestsFor(scorer, check, refRun);
-    const positions = new Map<number, ReferencePosition[]>();
+    const requests = requestsFor(scorer, check, refRun, early.positions);
+    const positions = new Map(early.positions);
     const tSetup = performance.now();
     // Unmeasured warm-up on the first example (creates the context, as the engine's warm-up run does).
     if (requests[0]) await scorer.referenceTopK(requests[0].req, k, signal, undefined, confident);
     const setupMs = performance.now() - tSetup;
     const t0 = performance.now();
     for (const r of requests) positions.set(r.index, await scorer.referenceTopK(r.req, k, signal, undefined, confident));
-    return { requests, positions, ms: performance.now() - t0, setupMs };
+    return { requests: [...early.requests, ...requests].sort((a, b) => a.index - b.index), positions, ms: early.ms + performance.now() - t0, setupMs };
   });
 }
 
@@ -484,22 +529,59 @@ function tokenizerMismatch(scorer: TokenScorer, requests: readonly TfRequest[]):
   return undefined;
 }
 
-async function candidateTeacher(scorers: ScorerSource, resolved: ResolvedRunnerModel, ref: RefTeacher, signal?: AbortSignal): Promise<TfResult | { unavailable: string }> {
-  return withScorer(scorers, resolved, signal, async (scorer) => {
-    const mismatch = tokenizerMismatch(scorer, ref.requests);
-    if (mismatch) return { unavailable: mismatch };
-    const tokensOf = (index: number) => ref.positions.get(index)!.map((p) => p.refTop.map((x) => x.token));
-    const tSetup = performance.now();
-    if (ref.requests[0]) await scorer.candidateOn(ref.requests[0].req, tokensOf(ref.requests[0].index), signal);
-    const candidateSetupMs = performance.now() - tSetup;
-    const scores = new Map<number, PositionScore[]>();
-    const t0 = performance.now();
-    for (const r of ref.requests) {
-      const refPos = ref.positions.get(r.index)!;
-      const cand = await scorer.candidateOn(r.req, tokensOf(r.index), signal);
-      scores.set(r.index, refPos.map((p, i) => scoreTopK({ refTop: p.refTop, candOnRefTop: cand[i]!.logProbs, refArgmax: p.refArgmax, candArgmax: cand[i]!.argmax })));
+/** What the candidate's teacher forcing got right after its own generation of each example. */
+interface CandidateEarly {
+  scores: Map<number, PositionScore[]>;
+  ms: number;
+  unavailable?: string;
+}
+
+function scoreAgainst(refPos: readonly ReferencePosition[], cand: readonly CandidatePosition[]): PositionScore[] {
+  return refPos.map((p, i) => scoreTopK({ refTop: p.refTop, candOnRefTop: cand[i]!.logProbs, refArgmax: p.refArgmax, candArgmax: cand[i]!.argmax }));
+}
+
+const refTokens = (ref: RefTeacher, index: number) => ref.positions.get(index)!.map((p) => p.refTop.map((x) => x.token));
+
+/** The candidate's teacher forcing of the reference's answer right after it generated the same example, in its runner's context. */
+async function candidateAfter(acc: CandidateEarly, ref: RefTeacher, e: AfterExample): Promise<void> {
+  if (acc.unavailable) return;
+  const r = ref.requests.find((x) => x.index === e.result.index);
+  const refPos = ref.positions.get(e.result.index);
+  const scorer = r && refPos ? e.runner.scorer?.() : undefined;
+  if (!r || !refPos || !scorer) return;
+  try {
+    const mismatch = tokenizerMismatch(scorer, [r]);
+    if (mismatch) {
+      acc.unavailable = mismatch;
+      return;
     }
-    return { scores, requests: ref.requests, referenceMs: ref.ms, referenceSetupMs: ref.setupMs, candidateMs: performance.now() - t0, candidateSetupMs };
+    const t0 = performance.now();
+    const cand = await scorer.candidateOn(r.req, refTokens(ref, r.index), e.signal);
+    acc.ms += performance.now() - t0;
+    acc.scores.set(r.index, scoreAgainst(refPos, cand));
+  } catch (err) {
+    if (isAbort(err, e.signal)) throw err;
+  } finally {
+    await scorer.dispose();
+  }
+}
+
+async function candidateTeacher(scorers: ScorerSource, resolved: ResolvedRunnerModel, ref: RefTeacher, early: CandidateEarly | undefined, signal?: AbortSignal, onStart?: () => void): Promise<TfResult | { unavailable: string }> {
+  if (early?.unavailable) return { unavailable: early.unavailable };
+  const scores = new Map(early?.scores ?? []);
+  const done = (candidateMs: number, candidateSetupMs: number): TfResult => ({ scores, requests: ref.requests, referenceMs: ref.ms, referenceSetupMs: ref.setupMs, candidateMs, candidateSetupMs });
+  const rest = ref.requests.filter((r) => !scores.has(r.index));
+  if (!rest.length) return done(early?.ms ?? 0, 0);
+  onStart?.();
+  return withScorer(scorers, resolved, signal, async (scorer) => {
+    const mismatch = tokenizerMismatch(scorer, rest);
+    if (mismatch) return { unavailable: mismatch };
+    const tSetup = performance.now();
+    await scorer.candidateOn(rest[0]!.req, refTokens(ref, rest[0]!.index), signal);
+    const candidateSetupMs = performance.now() - tSetup;
+    const t0 = performance.now();
+    for (const r of rest) scores.set(r.index, scoreAgainst(ref.positions.get(r.index)!, await scorer.candidateOn(r.req, refTokens(ref, r.index), signal)));
+    return done((early?.ms ?? 0) + performance.now() - t0, candidateSetupMs);
   });
 }
 

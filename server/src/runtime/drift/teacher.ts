@@ -75,6 +75,14 @@ export interface LlamaScorerHandle {
   threads: number;
 }
 
+/** A borrowed sequence that is gone or too small: the caller teacher-forces in a context of its own instead. */
+export class NoSequenceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NoSequenceError';
+  }
+}
+
 /** The reference's top tokens stop once they hold all but this much probability. */
 export const DEFAULT_TAIL_MASS = 1e-6;
 
@@ -101,9 +109,15 @@ export class LlamaScorer implements TokenScorer {
   private context: LlamaContext | undefined;
   private sequence: LlamaContextSequence | undefined;
 
+  /**
+   * `borrowed`: teacher-force in another owner's sequence (the run engine's runner, right after it
+   * generated the answer, so that the prompt's evaluated state is reused); the scorer then creates
+   * no context, and dispose() leaves the sequence to its owner.
+   */
   constructor(
     private readonly handle: LlamaScorerHandle,
     readonly info: RunnerModelInfo,
+    private readonly borrowed?: () => LlamaContextSequence | undefined,
   ) {}
 
   tokenize(text: string, specialTokens = false): number[] {
@@ -138,7 +152,7 @@ export class LlamaScorer implements TokenScorer {
       ask[at > 0 ? at - 1 : 1] = true;
     }
     const last = ask.lastIndexOf(true);
-    const top = last < 0 ? [] : await this.pass(req, (i) => (ask[i] ? { logits: true, options: topKOptions(k) } : undefined), signal, true, last + 1);
+    const top = last < 0 ? [] : await this.pass(req, (i) => (ask[i] ? { logits: true, options: topKOptions(k) } : undefined), signal, last + 1);
     return heads.map((h, i) => {
       const { logZ, argmax } = h;
       if (!unsure[i]) {
@@ -195,27 +209,27 @@ export class LlamaScorer implements TokenScorer {
   }
 
   /**
-   * Keeps the shared prefix of the prompt in the sequence when it is there (else evaluates it as
-   * its own batch, so the computation does not depend on what the sequence held before), then
-   * evaluates the rest of the prompt and [prompt[P−1], output[0 .. m−2]] in one batch (one pass
-   * over the weights instead of two), m = `positions` (default n, every output position), with
-   * `generateNext` on the items `next` asks for (an item without one gets no output row and no
-   * sampling). `again`: the sequence already holds prompt[0 .. P−2] from the previous pass; only
-   * [prompt[P−1], output…] is evaluated again.
+   * Evaluates [prompt[P−1], output[0 .. m−2]] in one batch, m = `positions` (default n, every
+   * output position), with `generateNext` on the items `next` asks for (an item without one gets
+   * no output row and no sampling), after prompt[0 .. P−2]:
+   * - when the sequence already holds all of it (a previous pass over the same prompt, or the
+   *   generation that produced this answer, in the runner's own context), it is kept as it is;
+   * - otherwise the shared prefix is kept when it is there (else evaluated as its own batch, so the
+   *   computation does not depend on what the sequence held before), and the rest of the prompt
+   *   goes into the same batch as the answer (one pass over the weights instead of two).
    */
-  private async pass(req: TeacherRequest, next: Record<string, unknown> | ((i: number) => Record<string, unknown> | undefined), signal?: AbortSignal, again = false, positions = req.output.length): Promise<(NextOutput | undefined)[]> {
+  private async pass(req: TeacherRequest, next: Record<string, unknown> | ((i: number) => Record<string, unknown> | undefined), signal?: AbortSignal, positions = req.output.length): Promise<(NextOutput | undefined)[]> {
     if (signal?.aborted) throw new AbortError();
     const P = req.prompt.length;
     if (P < 1) throw new Error('the prompt has no tokens');
     const seq = await this.ensureSequence(P + req.output.length + 8);
     const pre = req.prompt.slice(0, P - 1) as number[];
-    // The prompt's tokens after the shared prefix go into the same batch as the answer's.
+    const have = seq.compareContextTokens(pre as never).firstDifferentIndex;
     let lead: number[] = [];
-    if (again) {
+    if (have >= pre.length) {
       if (seq.nextTokenIndex > pre.length) await seq.eraseContextTokenRanges([{ start: pre.length, end: seq.nextTokenIndex }]);
     } else {
       const prefix = Math.min(req.sharedPrefix, pre.length);
-      const have = seq.compareContextTokens(pre as never).firstDifferentIndex;
       if (prefix > 0 && have >= prefix) {
         if (seq.nextTokenIndex > prefix) await seq.eraseContextTokenRanges([{ start: prefix, end: seq.nextTokenIndex }]);
       } else {
@@ -235,6 +249,12 @@ export class LlamaScorer implements TokenScorer {
   }
 
   private async ensureSequence(needed: number): Promise<LlamaContextSequence> {
+    if (this.borrowed) {
+      const seq = this.borrowed();
+      if (!seq || seq.context.disposed) throw new NoSequenceError('the runner has no context to teacher-force in');
+      if (seq.contextSize < needed) throw new NoSequenceError(`the runner's context (${seq.contextSize} tokens) is too small for the prompt and the answer (${needed})`);
+      return seq;
+    }
     if (this.sequence && this.context && this.context.contextSize >= needed) return this.sequence;
     await this.dispose();
     const size = Math.max(Math.ceil(needed / 256) * 256, 512);
@@ -244,6 +264,7 @@ export class LlamaScorer implements TokenScorer {
   }
 
   async dispose(): Promise<void> {
+    if (this.borrowed) return;
     const c = this.context;
     this.context = undefined;
     this.sequence = undefined;
