@@ -16,10 +16,12 @@ import { ensureBenchModels, ensureSpecialistTestModels } from '../test/support/m
 const PROMPT =
   '<bos><start_of_turn>user\nRoute the message. Answer with JSON only.\n\nLabels: billing, shipping, product, other. urgent: true or false.\nMessage: I was charged twice for order 4521, please refund one payment.<end_of_turn>\n<start_of_turn>model\n';
 const OUTPUT = '{"label": "billing", "urgent": false, "reason": "the customer was charged twice for one order"}';
+/** Positions in the large batches (the answer's tokens repeated: what is computed does not depend on the text). */
+const LARGE = 128;
 
 export interface BreakdownRow {
   /** Stable key. */
-  key: 'body' | 'lastRow' | 'token' | 'normaliser' | 'candidate' | 'topk' | 'oneRead' | 'decode' | 'decodeGrammar';
+  key: 'body' | 'lastRow' | 'token' | 'normaliser' | 'candidate' | 'topk' | 'oneRead' | 'decode' | 'decodeGrammar' | 'bodyLarge' | 'tokenLarge';
   what: string;
   msPerPosition: number;
 }
@@ -70,6 +72,13 @@ export async function teacherBreakdown(file: string, rounds = 5, threads = 1): P
       // Everything the reference needs in one read: `includeTop` sorts the whole vocabulary (the greedy chain leaves it unsorted).
       ['oneRead', 'the batch, greedy token + normaliser + top 8 (`includeTop`) in one read', () => seq.controlledEvaluate(each(() => ({ token: true, totalLogitWeight: true, logits: { filter: { includeTop: 8, includeSelected: true } } })) as never)],
     ];
+    // The floor at a large batch: an output row costs less per row the more rows share one pass
+    // over the output layer (it flattens from ~32 rows on), and so does the body.
+    const large = Array.from({ length: LARGE }, (_, i) => fed[i % fed.length]!);
+    cases.push(
+      ['bodyLarge', `a batch of ${LARGE} positions, no output row (the body)`, async () => (await seq.controlledEvaluate(large as never), LARGE)],
+      ['tokenLarge', `a batch of ${LARGE} positions, an output row and the greedy token at every one: **the floor of any read**`, async () => (await seq.controlledEvaluate(large.map((t) => [t, { generateNext: { token: true } }]) as never), LARGE)],
+    );
     // Generation's own loop (sequence.evaluate: one sampler for the whole run, a decode per token),
     // greedy, free and with the JSON grammar of the bench contracts' schema; ms per generated token
     // (the grammar's run stops at the token that closes the JSON object: after it node-llama-cpp's
