@@ -4,7 +4,7 @@
  * steps (generation's inner loop, without a grammar). bench/drift.ts puts the table in
  * docs/benchmarks.md; alone:
  *
- *   node --import tsx bench/teacher-breakdown.ts [--270m] [--model FILE] [--rounds 5] [--threads 1]
+ *   node --import tsx bench/teacher-breakdown.ts [--270m] [--model FILE] [--rounds 5] [--threads 1] [--sweep]
  */
 import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -122,10 +122,59 @@ export async function teacherBreakdown(file: string, rounds = 5, threads = 1): P
   }
 }
 
+/**
+ * Per position, the body alone and the body with an output row and the greedy token at every
+ * position, for batches of `sizes` positions (the answer's tokens repeated): how the cost per
+ * position falls as more positions share one pass over the weights.
+ */
+export async function batchSweep(file: string, sizes: readonly number[] = [1, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192], rounds = 3, threads = 1): Promise<{ positions: number; bodyMs: number; withRowsMs: number }[]> {
+  const llama = await getSharedLlama({ gpu: 'off' });
+  if (llama.maxThreads < threads) llama.maxThreads = threads;
+  const model = await llama.loadModel({ modelPath: file });
+  const ctx = await model.createContext({ contextSize: 512, sequences: 1, threads, swaFullCache: true, batchSize: 512 });
+  try {
+    const seq = ctx.getSequence();
+    const prompt = [...model.tokenize(PROMPT, true)] as number[];
+    const output = [...model.tokenize(OUTPUT, false)] as number[];
+    await seq.evaluateWithoutGeneratingNewTokens(prompt as never);
+    const base = seq.nextTokenIndex;
+    const out: { positions: number; bodyMs: number; withRowsMs: number }[] = [];
+    for (const n of sizes) {
+      const fed = Array.from({ length: n }, (_, i) => output[i % output.length]!);
+      const body: number[] = [];
+      const rows: number[] = [];
+      for (let r = 0; r < rounds + 1; r++) {
+        for (const [acc, items] of [
+          [body, fed],
+          [rows, fed.map((t) => [t, { generateNext: { token: true } }])],
+        ] as const) {
+          if (seq.nextTokenIndex > base) await seq.eraseContextTokenRanges([{ start: base, end: seq.nextTokenIndex }]);
+          const t = performance.now();
+          await seq.controlledEvaluate(items as never);
+          if (r) acc.push((performance.now() - t) / n);
+        }
+      }
+      out.push({ positions: n, bodyMs: median(body), withRowsMs: median(rows) });
+    }
+    return out;
+  } finally {
+    await ctx.dispose();
+    await model.dispose();
+  }
+}
+
 if (require.main === module) {
-  const { values } = parseArgs({ options: { '270m': { type: 'boolean' }, rounds: { type: 'string' }, threads: { type: 'string' }, model: { type: 'string' } } });
+  const { values } = parseArgs({ options: { '270m': { type: 'boolean' }, rounds: { type: 'string' }, threads: { type: 'string' }, model: { type: 'string' }, sweep: { type: 'boolean' } } });
   (async () => {
     const file = values.model ?? (values['270m'] ? (await ensureBenchModels())['270m'].Q8_0 : (await ensureSpecialistTestModels()).Q8_0);
+    if (values.sweep) {
+      process.stdout.write(`${file}: ms per position by batch size (${values.threads ?? 1} thread(s), median of ${values.rounds ?? 3} rounds)\n`);
+      for (const r of await batchSweep(file, undefined, Number(values.rounds ?? 3), Number(values.threads ?? 1))) {
+        process.stdout.write(`${String(r.positions).padStart(4)} positions: body ${r.bodyMs.toFixed(2)}, with an output row and the greedy token at each ${r.withRowsMs.toFixed(2)}\n`);
+      }
+      await disposeSharedLlama();
+      return;
+    }
     const b = await teacherBreakdown(file, Number(values.rounds ?? 5), Number(values.threads ?? 1));
     process.stdout.write(`${b.file}: ${b.threads} thread(s), ${b.positions} positions, median of ${b.rounds} rounds, load ${b.load.join(' → ')}\n`);
     for (const r of b.rows) process.stdout.write(`${r.msPerPosition.toFixed(2).padStart(8)} ms/position  ${r.what}\n`);
