@@ -42,7 +42,7 @@ test('the committed baseline names the specialist GGUF files that `npm run fixtu
   }
 });
 
-test('contracts run samples/specialist-triage.contract.yaml: no answer changed since the committed baseline, same model files, the file untouched', { timeout: 300_000 }, async () => {
+test('contracts run samples/specialist-triage.contract.yaml: no answer changed since the committed baseline, same model files, the file untouched; teacher forcing in the run\'s own context', { timeout: 300_000 }, async () => {
   const before = fs.readFileSync(BASELINE);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pc-baseline-sample-'));
   try {
@@ -55,7 +55,7 @@ test('contracts run samples/specialist-triage.contract.yaml: no answer changed s
         return e.stdout ?? '';
       },
     );
-    const report = JSON.parse(stdout) as { contracts: { file: string; baseline?: { status: string; message?: string; comparison?: { promptChanged: boolean; schemaChanged: boolean; quantizations: { quantization: string; status: string; sameModel: boolean; notes: string[]; compared: number; changed: number; examples: { name: string; status: string }[]; removed: string[] }[] } }; drift?: { status: string; candidates: { quantization: string; summary?: { differing: number; compared: number } }[] } }[] };
+    const report = JSON.parse(stdout) as { contracts: { file: string; baseline?: { status: string; message?: string; comparison?: { promptChanged: boolean; schemaChanged: boolean; quantizations: { quantization: string; status: string; sameModel: boolean; notes: string[]; compared: number; changed: number; examples: { name: string; status: string }[]; removed: string[] }[] } }; drift?: { status: string; candidates: { quantization: string; summary?: { differing: number; compared: number; agreement?: { positions: number; top1Agree: number } }; cost?: { setupMs: { reference: number; candidate: number } } }[] } }[] };
     const c = report.contracts.find((x) => x.file.endsWith('specialist-triage.contract.yaml'));
     assert.ok(c, stdout.slice(0, 500));
     assert.equal(c.baseline?.status, 'compared', JSON.stringify(c.baseline));
@@ -74,7 +74,14 @@ test('contracts run samples/specialist-triage.contract.yaml: no answer changed s
     }
     // The quantizations do not drift from each other either (what the baseline recorded).
     assert.equal(c.drift?.status, 'ok', JSON.stringify(c.drift?.candidates.map((x) => [x.quantization, x.summary])));
-    for (const cand of c.drift!.candidates) assert.equal(cand.summary?.differing, 0, cand.quantization);
+    for (const cand of c.drift!.candidates) {
+      assert.equal(cand.summary?.differing, 0, cand.quantization);
+      // Teacher forcing followed each answer's generation in the run's own context, the reference's
+      // in the run `contracts run` started: no context of their own, no warm-up pass.
+      assert.equal(cand.summary?.agreement?.positions, 108, cand.quantization);
+      assert.equal(cand.summary?.agreement?.top1Agree, 108, cand.quantization);
+      assert.deepEqual(cand.cost?.setupMs, { reference: 0, candidate: 0 }, cand.quantization);
+    }
     assert.deepEqual(fs.readFileSync(BASELINE), before, 'a run without --update-baseline never rewrites the baseline');
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

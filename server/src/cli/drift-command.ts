@@ -8,8 +8,8 @@ import { describeFieldDiff, fmtKl, klIsBound, sharePct, signedPoints, summaryLin
 import { DRIFT_CODES, driftFindings, type BaselineViewData } from '../core/drift-view';
 import type { Range } from '../core/findings';
 import { locate, nodeRange } from '../core/yaml-source';
-import { ModelUnavailableError, type ModelSource } from '../runtime/engine';
-import { runDrift, type ContractDrift, type ModelLifecycle, type ScorerSource } from '../runtime/drift';
+import { ModelUnavailableError, type AfterExample, type ModelSource } from '../runtime/engine';
+import { referenceTeacherHook, runDrift, type ContractDrift, type ModelLifecycle, type ReferenceEarly, type ScorerSource } from '../runtime/drift';
 import { checkAgainstBaseline, writeBaseline, type BaselineCheck } from '../runtime/drift/baseline-file';
 import { llamaDriftModels } from '../runtime/drift/llama';
 export { llamaScorers } from '../runtime/drift/llama';
@@ -465,17 +465,33 @@ export class RunDrift {
   private readonly entries = new Map<string, RunDriftEntry>();
   readonly warnings: string[] = [];
 
+  private readonly early = new Map<string, ReferenceEarly>();
+
   constructor(private readonly opts: RunDriftOptions) {}
+
+  /**
+   * For the reference's run of a contract whose other quantizations will be compared: teacher
+   * forcing after each example, in the run's own context (runDrift then skips those examples).
+   */
+  afterExample(check: CheckResult, file: string): ((e: AfterExample) => Promise<void>) | undefined {
+    const contract = check.contract;
+    if (!contract || this.opts.quantOverride || contract.model.quantizations.length < 2 || !this.opts.scorers) return undefined;
+    const hook = referenceTeacherHook();
+    this.early.set(file, hook.early);
+    return hook.afterExample;
+  }
 
   /** Call after each contract's run (`result` is the engine's result for the reference or --quant quantization). */
   async after(check: CheckResult, file: string, result: import('../runtime/engine').ContractRunResult): Promise<void> {
     const contract = check.contract;
+    const early = this.early.get(file);
+    this.early.delete(file);
     if (!contract || (result.status !== 'pass' && result.status !== 'fail')) return;
     const entry: RunDriftEntry = {};
     this.entries.set(file, entry);
     let runs: import('../runtime/engine').ContractRunResult[] = [result];
     if (!this.opts.quantOverride && contract.model.quantizations.length > 1) {
-      entry.drift = await runDrift(check, { source: this.opts.source, ...(this.opts.scorers ? { scorers: this.opts.scorers } : {}), file, referenceResult: result, ...this.opts.run, ...(this.opts.onProgress ? { onProgress: this.opts.onProgress } : {}) });
+      entry.drift = await runDrift(check, { source: this.opts.source, ...(this.opts.scorers ? { scorers: this.opts.scorers } : {}), file, referenceResult: result, ...(early ? { referenceEarly: early } : {}), ...this.opts.run, ...(this.opts.onProgress ? { onProgress: this.opts.onProgress } : {}) });
       for (const w of entry.drift.warnings) if (!result.warnings.includes(w) && !this.warnings.includes(w)) this.warnings.push(w);
       runs = Object.values(entry.drift.runs);
     }

@@ -191,6 +191,7 @@ export async function runCommand(args: string[], io: CommandIO): Promise<number>
           }
         };
         const key = modelKey(l);
+        const afterExample = drift.afterExample(l.check!, l.abs);
         const r: ContractRunResult = unavailable.has(key)
           ? { ...emptyResult(l), status: 'model-unavailable', reason: `the same model could not be had for an earlier contract: ${unavailable.get(key)!.split('\n')[0]}` }
           : await runContract(l.check!, {
@@ -205,6 +206,7 @@ export async function runCommand(args: string[], io: CommandIO): Promise<number>
               traceDir,
               cacheDir,
               onProgress,
+              ...(afterExample ? { afterExample } : {}),
             });
         if (r.status === 'model-unavailable' && !unavailable.has(key) && !a.runner) {
           const reason = r.reason ?? 'the model could not be had';

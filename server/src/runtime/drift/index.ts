@@ -74,6 +74,12 @@ export interface DriftOptions {
   sameFile?: 'skip' | 'compare';
   /** The reference's run, when the caller already has it (contracts run). */
   referenceResult?: ContractRunResult;
+  /**
+   * What the caller's reference run teacher-forced after each example (referenceTeacherHook):
+   * those examples are not teacher-forced again. Used only with the top-K method and the same K
+   * and confidence threshold.
+   */
+  referenceEarly?: ReferenceEarly;
   /** Only these examples (by name); the others are reported as skipped. */
   examples?: readonly string[];
   noCache?: boolean;
@@ -170,6 +176,25 @@ const ran = (r: ContractRunResult) => r.status === 'pass' || r.status === 'fail'
 
 function peakRss(): number {
   return process.resourceUsage().maxRSS * 1024;
+}
+
+/** The reference's teacher forcing gathered during a run that someone else started (contracts run). */
+export interface ReferenceEarly {
+  readonly k: number;
+  readonly confidentTail: number | undefined;
+  /** @internal */
+  readonly teacher: RefTeacher;
+}
+
+/**
+ * For a caller that runs the reference itself and hands the result to runDrift (`referenceResult`):
+ * pass `afterExample` to that run and `early` to runDrift, and each answer is teacher-forced right
+ * after it is generated, in the run's own context, as runDrift does for the runs it starts.
+ */
+export function referenceTeacherHook(opts: { k?: number; confidentTail?: number } = {}): { afterExample: (e: AfterExample) => Promise<void>; early: ReferenceEarly } {
+  const k = Math.max(1, opts.k ?? DEFAULT_TOP_K);
+  const teacher: RefTeacher = { requests: [], positions: new Map(), ms: 0, setupMs: 0 };
+  return { afterExample: (e) => referenceAfter(teacher, e, k, opts.confidentTail), early: { k, confidentTail: opts.confidentTail, teacher } };
 }
 
 export async function runDrift(check: CheckResult, opts: DriftOptions): Promise<ContractDrift> {
@@ -285,7 +310,8 @@ export async function runDrift(check: CheckResult, opts: DriftOptions): Promise<
     ...(opts.signal ? { signal: opts.signal } : {}),
   };
   await switchModel();
-  const refEarly: RefTeacher = { requests: [], positions: new Map(), ms: 0, setupMs: 0 };
+  const handed = opts.referenceResult && opts.referenceEarly && opts.referenceEarly.k === k && opts.referenceEarly.confidentTail === opts.confidentTail ? opts.referenceEarly.teacher : undefined;
+  const refEarly: RefTeacher = handed ?? { requests: [], positions: new Map(), ms: 0, setupMs: 0 };
   let refRun = opts.referenceResult;
   if (!refRun || refRun.quantization !== refQ) {
     progress(`running ${refQ} (reference${topK ? `, then teacher-forcing each answer, top-${k}` : ''})`);
