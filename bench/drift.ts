@@ -397,13 +397,14 @@ ${m.cores} cores (os.availableParallelism()), ${m.cpuModel}, ${m.memoryGiB} GiB,
 
 Generation: the run engine's first measured run of each example (greedy; constrained by the
 schema's grammar unless the row says free; one warm-up run per model before timing), prompt
-evaluation included, no cache. Teacher forcing: the prompt plus the reference's output fed to
-each model in one batch (\`controlledEvaluate\`), the top-K method (reference: one pass for the
-full-vocabulary normaliser, greedy token and the answer's token, and a second for its top-K logits
-that asks for outputs only at the positions where it is less than 99.9% sure and stops after the
-last of them; candidate: one pass reading the logits of the reference's tokens, its normaliser and
-its greedy token); measured after a warm-up pass that creates the context. The reference's passes
-are shared by every candidate, so its time repeats on each row. "Grammar, slow path": a
+evaluation included, no cache. Teacher forcing: the reference's answer fed to each model in one
+batch (\`controlledEvaluate\`) right after that model generated the example, in the run engine's
+own context, where the prompt's evaluated state is reused; the top-K method (reference: one pass
+for the full-vocabulary normaliser, greedy token and the answer's token, and a second for its
+top-K logits that asks for outputs only at the positions where it is less than 99.9% sure and
+stops after the last of them; candidate: one pass reading the logits of the reference's tokens,
+its normaliser and its greedy token). The reference's passes are shared by every candidate, so
+its time repeats on each row. "Grammar, slow path": a
 random-weight model's top token is almost never valid JSON, so the grammar masks the whole
 vocabulary at nearly every token; "fast path": a trained model's top token is valid and the
 grammar checks only that one.
