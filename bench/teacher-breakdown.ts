@@ -9,7 +9,7 @@
 import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import type { LlamaContextSequence } from 'node-llama-cpp';
+import type { LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
 import { disposeSharedLlama, getSharedLlama } from '../server/src/runtime/models';
 import { ensureBenchModels, ensureSpecialistTestModels } from '../test/support/models';
 
@@ -41,18 +41,26 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-/** Loads `file` (its own context, `threads` llama.cpp threads), measures, disposes. The shared Llama stays. */
-export async function teacherBreakdown(file: string, rounds = 5, threads = 1): Promise<Breakdown> {
-  const load0 = os.loadavg()[0];
+/** Loads `file` with a context of `threads` llama.cpp threads, runs `fn` on its sequence with the bench prompt and answer tokenized, disposes. The shared Llama stays. */
+async function withBenchSequence<T>(file: string, threads: number, fn: (s: { model: LlamaModel; seq: LlamaContextSequence; prompt: number[]; output: number[] }) => Promise<T>): Promise<T> {
   const llama = await getSharedLlama({ gpu: 'off' });
   // The loader sets maxThreads to the run's thread count; a context cannot use more than that.
   if (llama.maxThreads < threads) llama.maxThreads = threads;
   const model = await llama.loadModel({ modelPath: file });
   const ctx = await model.createContext({ contextSize: 512, sequences: 1, threads, swaFullCache: true, batchSize: 512 });
   try {
-    const seq = ctx.getSequence();
-    const prompt = [...model.tokenize(PROMPT, true)] as number[];
-    const output = [...model.tokenize(OUTPUT, false)] as number[];
+    return await fn({ model, seq: ctx.getSequence(), prompt: [...model.tokenize(PROMPT, true)] as number[], output: [...model.tokenize(OUTPUT, false)] as number[] });
+  } finally {
+    await ctx.dispose();
+    await model.dispose();
+  }
+}
+
+/** Measures every request on `file` (its own context, `threads` llama.cpp threads). */
+export async function teacherBreakdown(file: string, rounds = 5, threads = 1): Promise<Breakdown> {
+  const load0 = os.loadavg()[0];
+  const llama = await getSharedLlama({ gpu: 'off' });
+  return withBenchSequence(file, threads, async ({ model, seq, prompt, output }) => {
     const N = output.length;
     const pre = prompt.slice(0, -1);
     const fed = [prompt[prompt.length - 1]!, ...output.slice(0, -1)];
@@ -116,10 +124,7 @@ export async function teacherBreakdown(file: string, rounds = 5, threads = 1): P
     }
     const rows: BreakdownRow[] = cases.map(([key, what]) => ({ key, what, msPerPosition: median(per.get(key)!) }));
     return { file, threads, positions: N, rounds, load: [Math.round(load0 * 100) / 100, Math.round(os.loadavg()[0] * 100) / 100], rows };
-  } finally {
-    await ctx.dispose();
-    await model.dispose();
-  }
+  });
 }
 
 /**
@@ -128,14 +133,7 @@ export async function teacherBreakdown(file: string, rounds = 5, threads = 1): P
  * position falls as more positions share one pass over the weights.
  */
 export async function batchSweep(file: string, sizes: readonly number[] = [1, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192], rounds = 3, threads = 1): Promise<{ positions: number; bodyMs: number; withRowsMs: number }[]> {
-  const llama = await getSharedLlama({ gpu: 'off' });
-  if (llama.maxThreads < threads) llama.maxThreads = threads;
-  const model = await llama.loadModel({ modelPath: file });
-  const ctx = await model.createContext({ contextSize: 512, sequences: 1, threads, swaFullCache: true, batchSize: 512 });
-  try {
-    const seq = ctx.getSequence();
-    const prompt = [...model.tokenize(PROMPT, true)] as number[];
-    const output = [...model.tokenize(OUTPUT, false)] as number[];
+  return withBenchSequence(file, threads, async ({ seq, prompt, output }) => {
     await seq.evaluateWithoutGeneratingNewTokens(prompt as never);
     const base = seq.nextTokenIndex;
     const out: { positions: number; bodyMs: number; withRowsMs: number }[] = [];
@@ -157,10 +155,7 @@ export async function batchSweep(file: string, sizes: readonly number[] = [1, 4,
       out.push({ positions: n, bodyMs: median(body), withRowsMs: median(rows) });
     }
     return out;
-  } finally {
-    await ctx.dispose();
-    await model.dispose();
-  }
+  });
 }
 
 if (require.main === module) {
