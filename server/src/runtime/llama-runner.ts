@@ -6,7 +6,7 @@ import type { ModelManager, ResolvedModel, ResolveRequestOptions } from './model
 import { ModelUnavailableError, type ModelSource, type ResolvedRunnerModel } from './engine';
 import { endAtValue, GrammarError, type GrammarPlan } from './grammar';
 import { AbortError, type GenerateRequest, type GenerateResult, type ModelRunner, type RunnerModelInfo } from './runner';
-import { WHITESPACE_RUN, type StopReason } from '../core/verdict';
+import { trailingWhitespaceRun, WHITESPACE_RUN, type StopReason } from '../core/verdict';
 import { importNodeLlamaCpp } from './nlc';
 import { LlamaScorer, type TokenScorer } from './drift/teacher';
 
@@ -163,7 +163,7 @@ export class LlamaRunner implements ModelRunner {
         if (!ttft) ttft = performance.now() - t0;
         out.push(token as number);
         const piece = model.detokenize([token]);
-        const trailing = trailingWs(piece);
+        const trailing = trailingWhitespaceRun(piece);
         wsRun = trailing === piece.length ? wsRun + piece.length : trailing;
         if (req.onToken) req.onToken(out.length - 1, model.detokenize(out as never));
         if (req.signal?.aborted) {
@@ -214,16 +214,6 @@ export class LlamaRunner implements ModelRunner {
   async dispose(): Promise<void> {
     await this.disposeContext();
   }
-}
-
-function trailingWs(s: string): number {
-  let n = 0;
-  for (let i = s.length - 1; i >= 0; i--) {
-    const c = s.charCodeAt(i);
-    if (c === 32 || c === 10 || c === 13 || c === 9) n++;
-    else break;
-  }
-  return n;
 }
 
 // --- the model source for the engine ----------------------------------------------------------
