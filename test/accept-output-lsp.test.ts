@@ -8,18 +8,14 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
-import { createConnection, ProposedFeatures } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { ACCEPT_ACTUAL_OUTPUT_TITLE, ClientSideCommands, type AcceptActualOutputArgs, type ExportDatasetResult } from '../server/src/protocol';
-import { startServer } from '../server/src/lsp/server';
 import { scriptedSource } from '../server/src/runtime/engine';
 import { ScriptedRunner } from '../server/src/runtime/runner';
-import { fileUri, type Diagnostic, type PublishDiagnostics } from './support/lsp-client';
+import { InProcess, type Range } from './support/in-process-lsp';
+import { fileUri, type Diagnostic } from './support/lsp-client';
 
-type Range = { start: { line: number; character: number }; end: { line: number; character: number } };
 interface CodeAction {
   title: string;
   kind?: string;
@@ -27,16 +23,6 @@ interface CodeAction {
   diagnostics?: Diagnostic[];
   edit?: { changes: Record<string, { range: Range; newText: string }[]> };
   command?: { title: string; command: string; arguments: [AcceptActualOutputArgs] };
-}
-
-async function until<T>(what: string, pred: () => T | undefined | false, ms = 10_000): Promise<T> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    const v = pred();
-    if (v) return v;
-    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const CONTRACT = `contract: triage
@@ -74,54 +60,10 @@ const SCRIPT = {
   },
 };
 
-class Session {
-  readonly client: MessageConnection;
-  readonly published: PublishDiagnostics[] = [];
-  private readonly server;
-
-  constructor() {
-    const up = new PassThrough();
-    const down = new PassThrough();
-    const runner = new ScriptedRunner(SCRIPT, { quantization: 'Q8_0' });
-    this.server = startServer(createConnection(ProposedFeatures.all, new StreamMessageReader(up), new StreamMessageWriter(down)), { modelSource: () => scriptedSource(runner) });
-    this.client = createMessageConnection(new StreamMessageReader(down), new StreamMessageWriter(up));
-    this.client.onNotification('textDocument/publishDiagnostics', (p: Omit<PublishDiagnostics, 'at'>) => void this.published.push({ ...p, at: performance.now() }));
-    this.client.onNotification(() => undefined);
-    this.client.onRequest('workspace/configuration', (p: { items: unknown[] }) => p.items.map(() => ({ traceDir: '', cacheDir: '' })));
-    this.client.onRequest(() => null);
-    this.client.listen();
-  }
-
-  async initialize(dir: string, initializationOptions: unknown): Promise<{ capabilities: Record<string, unknown> }> {
-    const r = await this.client.sendRequest<{ capabilities: Record<string, unknown> }>('initialize', { processId: null, rootUri: fileUri(dir), capabilities: { workspace: { configuration: true } }, initializationOptions });
-    await this.client.sendNotification('initialized', {});
-    return r;
-  }
-
-  open(uri: string, text: string, version = 1): void {
-    void this.client.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'contract-yaml', version, text } });
-  }
-
-  replace(uri: string, version: number, text: string): void {
-    void this.client.sendNotification('textDocument/didChange', { textDocument: { uri, version }, contentChanges: [{ text }] });
-  }
-
-  diagnostics(uri: string, version: number, pred: (d: Diagnostic[]) => boolean = () => true): Promise<Diagnostic[]> {
-    return until(`diagnostics of v${version}`, () => [...this.published].reverse().find((p) => p.uri === uri && p.version === version && pred(p.diagnostics))?.diagnostics);
-  }
-
-  actions(uri: string, range: Range, diagnostics: Diagnostic[]): Promise<CodeAction[] | null> {
-    return this.client.sendRequest('textDocument/codeAction', { textDocument: { uri }, range, context: { diagnostics } });
-  }
-
-  runAll(uri: string): Promise<unknown> {
-    return this.client.sendRequest('workspace/executeCommand', { command: 'contracts.runAll', arguments: [{ uri }] });
-  }
-
-  dispose(): void {
-    this.client.dispose();
-    this.server.connection.dispose();
-  }
+/** The server in process with the scripted runner, no traces and no cache. */
+function session(): InProcess {
+  const runner = new ScriptedRunner(SCRIPT, { quantization: 'Q8_0' });
+  return new InProcess({ modelSource: () => scriptedSource(runner), settings: { traceDir: '', cacheDir: '' } });
 }
 
 function apply(text: string, edit: { range: Range; newText: string }): string {
@@ -137,19 +79,19 @@ describe('Accept actual output as expected (language server, in process)', () =>
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   test('the VS Code client gets a preview command; applying its edit makes the example pass on the next run', async () => {
-    const s = new Session();
+    const s = session();
     try {
       const init = await s.initialize(dir, { clientCommands: [ClientSideCommands.acceptActualOutput] });
       assert.deepEqual(init.capabilities.codeActionProvider, { codeActionKinds: ['quickfix'], resolveProvider: false });
       const uri = fileUri(path.join(dir, 'triage.contract.yaml'));
       s.open(uri, CONTRACT);
       await s.diagnostics(uri, 1);
-      await s.runAll(uri);
-      const diags = await s.diagnostics(uri, 1, (ds) => ds.some((d) => d.code === 'run-wrong-value') && ds.some((d) => d.code === 'run-schema-mismatch'));
+      await s.run(uri);
+      const diags = (await s.diagnostics(uri, 1, (ds) => ds.some((d) => d.code === 'run-wrong-value') && ds.some((d) => d.code === 'run-schema-mismatch'))).diagnostics;
       const wrong = diags.filter((d) => d.code === 'run-wrong-value');
       assert.equal(wrong.length, 2, JSON.stringify(diags));
 
-      const actions = await s.actions(uri, wrong[0]!.range, wrong);
+      const actions = await s.actions<CodeAction>(uri, wrong[0]!.range, wrong);
       assert.ok(actions);
       assert.equal(actions.length, 1);
       const [a] = actions;
@@ -176,11 +118,11 @@ describe('Accept actual output as expected (language server, in process)', () =>
 
       // Apply: the result is stale, the wrong-value diagnostics go, and the next run passes.
       s.replace(uri, 2, edited);
-      const after2 = await s.diagnostics(uri, 2);
+      const after2 = (await s.diagnostics(uri, 2)).diagnostics;
       assert.ok(!after2.some((d) => d.code === 'run-wrong-value'), JSON.stringify(after2));
       assert.ok(!after2.some((d) => d.severity === 1 && !d.code?.toString().startsWith('run-')), 'no static errors after the edit');
       assert.deepEqual(await s.actions(uri, wrong[0]!.range, wrong), [], 'a stale result offers nothing');
-      const res = (await s.runAll(uri)) as { results: { example: string; status: string }[] };
+      const res = await s.run(uri);
       assert.equal(res.results.find((r) => r.example === 'wrong')!.status, 'pass');
     } finally {
       s.dispose();
@@ -188,14 +130,14 @@ describe('Accept actual output as expected (language server, in process)', () =>
   });
 
   test('any other LSP client gets the edit itself', async () => {
-    const s = new Session();
+    const s = session();
     try {
       await s.initialize(dir, {});
       const uri = fileUri(path.join(dir, 'plain.contract.yaml'));
       s.open(uri, CONTRACT);
-      await s.runAll(uri);
-      const wrong = (await s.diagnostics(uri, 1, (ds) => ds.some((d) => d.code === 'run-wrong-value'))).filter((d) => d.code === 'run-wrong-value');
-      const [a] = (await s.actions(uri, wrong[0]!.range, wrong))!;
+      await s.run(uri);
+      const wrong = (await s.diagnostics(uri, 1, (ds) => ds.some((d) => d.code === 'run-wrong-value'))).diagnostics.filter((d) => d.code === 'run-wrong-value');
+      const [a] = (await s.actions<CodeAction>(uri, wrong[0]!.range, wrong))!;
       assert.equal(a!.command, undefined);
       const edits = a!.edit!.changes[uri]!;
       assert.equal(edits.length, 1);
@@ -206,7 +148,7 @@ describe('Accept actual output as expected (language server, in process)', () =>
   });
 
   test('contracts/exportDataset: every runnable example, or without the ones the current results fail', async () => {
-    const s = new Session();
+    const s = session();
     try {
       await s.initialize(dir, {});
       const uri = fileUri(path.join(dir, 'export.contract.yaml'));
@@ -223,7 +165,7 @@ describe('Accept actual output as expected (language server, in process)', () =>
         { role: 'user', content: 'Classify parcel late: billing or shipping, and whether it is urgent.' },
         { role: 'assistant', content: '{"label":"billing","urgent":false}' },
       ]);
-      await s.runAll(uri);
+      await s.run(uri);
       const all = await s.client.sendRequest<ExportDatasetResult>('contracts/exportDataset', { uri });
       assert.deepEqual(all.failing, ['wrong', 'broken']);
       assert.equal(all.rows, 3);

@@ -11,34 +11,15 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { CancellationTokenSource, createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
-import { createConnection, ProposedFeatures } from 'vscode-languageserver/node';
-import { startServer } from '../server/src/lsp/server';
+import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { checkContract } from '../server/src/core/check';
 import { labelContract } from './support/contracts';
 import { ModelUnavailableError, runContract, scriptedSource, type ModelSource } from '../server/src/runtime/engine';
 import { ScriptedRunner, type Script } from '../server/src/runtime/runner';
-import { fileUri, LspClient, type Diagnostic, type PublishDiagnostics } from './support/lsp-client';
+import { fileUri, LspClient, until } from './support/lsp-client';
+import { InProcess, type Lens, type Progress, type RunResult } from './support/in-process-lsp';
 import { ensureTestModels } from './support/models';
-
-type Pos = { line: number; character: number };
-interface Lens {
-  range: { start: Pos };
-  command: { title: string; command: string; arguments: unknown[]; tooltip?: string };
-}
-interface RunResult {
-  uri: string;
-  contract: string;
-  reason?: string;
-  results: { example: string; status: string; latencyMs?: number; model?: string; synthetic?: boolean; cached?: boolean }[];
-  summary: { total: number; passed: number; failed: number; skipped: number };
-}
-interface Progress {
-  token: string | number;
-  value: { kind: 'begin' | 'report' | 'end'; title?: string; message?: string; percentage?: number; cancellable?: boolean };
-}
 
 function tempDir(): string {
   return fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'contracts-lsp-run-')));
@@ -48,95 +29,6 @@ function lineOf(text: string, find: string): number {
   const i = text.indexOf(find);
   assert.ok(i >= 0, `no ${JSON.stringify(find)}`);
   return text.slice(0, i).split('\n').length - 1;
-}
-
-/** Polls `pred` until it holds (events arrive asynchronously); fails after `ms`. */
-async function until<T>(what: string, pred: () => T | undefined | false, ms = 10_000): Promise<T> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    const v = pred();
-    if (v) return v;
-    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-// --- an in-process client for startServer ------------------------------------------------------------
-
-class InProcess {
-  readonly client: MessageConnection;
-  readonly published: PublishDiagnostics[] = [];
-  readonly progress: Progress[] = [];
-  readonly runProgress: { uri: string; done: number; total: number; last?: { example: string; status: string } }[] = [];
-  readonly modelStatus: unknown[] = [];
-  readonly created: (string | number)[] = [];
-  lensRefreshes = 0;
-  private readonly server;
-
-  constructor(opts: { modelSource?: () => ModelSource; settings?: Record<string, unknown> }) {
-    const up = new PassThrough();
-    const down = new PassThrough();
-    const serverConnection = createConnection(ProposedFeatures.all, new StreamMessageReader(up), new StreamMessageWriter(down));
-    this.server = startServer(serverConnection, opts.modelSource ? { modelSource: opts.modelSource } : {});
-    this.client = createMessageConnection(new StreamMessageReader(down), new StreamMessageWriter(up));
-    this.client.onNotification('textDocument/publishDiagnostics', (p: Omit<PublishDiagnostics, 'at'>) => void this.published.push({ ...p, at: performance.now() }));
-    this.client.onNotification('$/progress', (p: Progress) => void this.progress.push(p));
-    this.client.onNotification('contracts/runProgress', (p: InProcess['runProgress'][number]) => void this.runProgress.push(p));
-    this.client.onNotification('contracts/modelStatus', (p: unknown) => void this.modelStatus.push(p));
-    this.client.onNotification(() => undefined);
-    this.client.onRequest('workspace/configuration', (p: { items: { section?: string }[] }) => p.items.map((i) => (i.section === 'contracts' ? (opts.settings ?? {}) : null)));
-    this.client.onRequest('window/workDoneProgress/create', (p: { token: string | number }) => {
-      this.created.push(p.token);
-      return null;
-    });
-    this.client.onRequest('workspace/codeLens/refresh', () => {
-      this.lensRefreshes++;
-      return null;
-    });
-    this.client.onRequest('client/registerCapability', () => null);
-    this.client.listen();
-  }
-
-  async initialize(dir: string, initializationOptions?: unknown): Promise<void> {
-    await this.client.sendRequest('initialize', {
-      processId: null,
-      rootUri: fileUri(dir),
-      workspaceFolders: [{ uri: fileUri(dir), name: 'ws' }],
-      capabilities: { workspace: { configuration: true, codeLens: { refreshSupport: true } }, window: { workDoneProgress: true } },
-      ...(initializationOptions !== undefined ? { initializationOptions } : {}),
-    });
-    await this.client.sendNotification('initialized', {});
-  }
-
-  diagnostics(uri: string, version: number, pred: (d: Diagnostic[]) => boolean = () => true, ms = 10_000): Promise<PublishDiagnostics> {
-    const from = 0;
-    return until(`diagnostics of ${uri} v${version}`, () => [...this.published.slice(from)].reverse().find((p) => p.uri === uri && p.version === version && pred(p.diagnostics)), ms);
-  }
-
-  lenses(uri: string): Promise<Lens[]> {
-    return this.client.sendRequest('textDocument/codeLens', { textDocument: { uri } });
-  }
-
-  async titles(uri: string): Promise<string[]> {
-    return (await this.lenses(uri)).map((l) => l.command.title);
-  }
-
-  run(uri: string, example?: string): Promise<RunResult> {
-    return this.client.sendRequest('workspace/executeCommand', example === undefined ? { command: 'contracts.runAll', arguments: [{ uri }] } : { command: 'contracts.runExample', arguments: [{ uri, example }] });
-  }
-
-  open(uri: string, text: string, version = 1): void {
-    void this.client.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'contract-yaml', version, text } });
-  }
-
-  replace(uri: string, version: number, text: string): void {
-    void this.client.sendNotification('textDocument/didChange', { textDocument: { uri, version }, contentChanges: [{ text }] });
-  }
-
-  dispose(): void {
-    this.client.dispose();
-    this.server.connection.dispose();
-  }
 }
 
 // --- scripted --------------------------------------------------------------------------------------

@@ -52,6 +52,17 @@ export function caret(marked: string, mark = '|'): { text: string; offset: numbe
   return { text, offset, position: { line: before.length - 1, character: before[before.length - 1]!.length } };
 }
 
+/** Polls `pred` until it holds (events arrive asynchronously); fails after `ms`. */
+export async function until<T>(what: string, pred: () => T | undefined | false, ms = 10_000): Promise<T> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const v = pred();
+    if (v) return v;
+    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 export function fileUri(p: string): string {
   return pathToFileURL(p).href;
 }
