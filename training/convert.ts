@@ -155,18 +155,31 @@ function upToDate(file: string): boolean {
   }
 }
 
-/** Paths of the specialist's F16/Q8_0/Q4_0 GGUF files in `dir`, built from the committed weights when missing or stale. */
-export async function ensureSpecialistModels(dir: string, log: (line: string) => void = () => {}): Promise<Record<SyntheticQuant, string>> {
+/**
+ * For each quantization, the GGUF file `fileName(q)` in `dir`, written by `write` when `upToDate`
+ * says the one there is missing or stale; one log line per file.
+ */
+export async function ensureGgufFiles<Q extends SyntheticQuant>(
+  dir: string,
+  quants: readonly Q[],
+  spec: { fileName: (q: Q) => string; upToDate: (file: string) => boolean; write: (q: Q, file: string) => Promise<unknown> },
+  log: (line: string) => void,
+): Promise<Record<Q, string>> {
   fs.mkdirSync(dir, { recursive: true });
-  const out = {} as Record<SyntheticQuant, string>;
-  for (const q of ['F16', 'Q8_0', 'Q4_0'] as const) {
-    const file = path.join(dir, specialistFileName(q));
-    if (!upToDate(file)) {
+  const out = {} as Record<Q, string>;
+  for (const q of quants) {
+    const file = path.join(dir, spec.fileName(q));
+    if (!spec.upToDate(file)) {
       const t = performance.now();
-      await writeSpecialistGguf(q, file);
+      await spec.write(q, file);
       log(`${path.relative(process.cwd(), file)}  ${(fs.statSync(file).size / 1e6).toFixed(1)} MB  wrote in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     } else log(`${path.relative(process.cwd(), file)}  up to date`);
     out[q] = file;
   }
   return out;
+}
+
+/** Paths of the specialist's F16/Q8_0/Q4_0 GGUF files in `dir`, built from the committed weights when missing or stale. */
+export function ensureSpecialistModels(dir: string, log: (line: string) => void = () => {}): Promise<Record<SyntheticQuant, string>> {
+  return ensureGgufFiles(dir, ['F16', 'Q8_0', 'Q4_0'] as const, { fileName: specialistFileName, upToDate, write: writeSpecialistGguf }, log);
 }

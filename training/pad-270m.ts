@@ -46,13 +46,12 @@
  *    256..271, two blocks with their own scales. Q8_0/Q4_0 activations are quantized in blocks
  *    of 32 the same way, so at Q8_0/Q4_0 the attention output projection rounds differently.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readGgufHeaderSync } from '../server/src/gguf/reader';
 import { encodeTensor, GgmlType, type WritableQuant } from '../server/src/gguf/quant';
 import { defaultTokenizerDir, GEMMA3_SHAPES, loadGemma3Vocab, syntheticGemma3Spec, type Gemma3Shape, type SyntheticQuant } from '../server/src/gguf/synthetic';
 import { kv, writeGguf, type GgufTensorSpec, type GgufValue } from '../server/src/gguf/writer';
-import { loadSpecialistWeights, SPECIALIST_CONVERTER_VERSION, SPECIALIST_SHAPE, weightsHash } from './convert';
+import { ensureGgufFiles, loadSpecialistWeights, SPECIALIST_CONVERTER_VERSION, SPECIALIST_SHAPE, weightsHash } from './convert';
 
 /** Bump when the bytes written change, so that cached files regenerate. */
 export const PAD_270M_VERSION = 1;
@@ -273,23 +272,12 @@ function upToDate(file: string): boolean {
 }
 
 /** Paths of the padded specialist's GGUF files in `dir` (~292 MB at Q8_0), written when missing or stale. */
-export async function ensurePadded270mModels(
+export function ensurePadded270mModels(
   dir: string,
   quants: readonly SyntheticQuant[] = ['F16', 'Q8_0', 'Q4_0'],
   log: (line: string) => void = () => {},
 ): Promise<Partial<Record<SyntheticQuant, string>>> {
-  fs.mkdirSync(dir, { recursive: true });
-  const out: Partial<Record<SyntheticQuant, string>> = {};
-  for (const q of quants) {
-    const file = path.join(dir, padded270mFileName(q));
-    if (!upToDate(file)) {
-      const t = performance.now();
-      await writePadded270mGguf(q, file);
-      log(`${path.relative(process.cwd(), file)}  ${(fs.statSync(file).size / 1e6).toFixed(1)} MB  wrote in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-    } else log(`${path.relative(process.cwd(), file)}  up to date`);
-    out[q] = file;
-  }
-  return out;
+  return ensureGgufFiles(dir, quants, { fileName: padded270mFileName, upToDate, write: writePadded270mGguf }, log);
 }
 
 if (require.main === module) {
