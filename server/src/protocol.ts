@@ -5,6 +5,7 @@
  * `contracts`, schema in server/src/settings.ts) and `workspace/didChangeConfiguration`.
  */
 import { NotificationType, RequestType, type ProgressToken, type TextEdit, type WorkDoneProgressParams } from 'vscode-languageserver-protocol';
+import type { VerdictKind } from './core/verdict';
 
 export { CONTRACT_LANGUAGE_ID } from './names';
 
@@ -77,7 +78,7 @@ export interface RunExamplesParams extends WorkDoneProgressParams {
 }
 
 /** The verdict of one example (the runtime's verdict kinds). */
-export type ExampleStatus = 'pass' | 'invalid-json' | 'truncated' | 'schema-mismatch' | 'wrong-value' | 'error' | 'skipped' | 'cancelled';
+export type ExampleStatus = VerdictKind;
 
 export interface ExampleRunResult {
   example: string;

@@ -8,13 +8,11 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Contract } from './contract-schema';
 import { change, compareOutputs, signedPct, type Change, type DriftFieldDiff, type LatencyChange } from './drift-compare';
+import { VERDICT_KINDS, type VerdictKind } from './verdict';
 
 export const BASELINE_FORMAT = 'prompt-contracts-baseline';
 export const BASELINE_VERSION = 1;
 export const BASELINE_SUFFIX = '.baseline.json';
-
-const VERDICT_KINDS = ['pass', 'invalid-json', 'truncated', 'schema-mismatch', 'wrong-value', 'error', 'skipped', 'cancelled'] as const;
-type BaselineVerdict = (typeof VERDICT_KINDS)[number];
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 in hex (64 characters)');
 const ms = z.number().nonnegative();
@@ -146,7 +144,7 @@ export interface BaselineRunInput {
   decoding: 'constrained' | 'free';
   passRate?: number;
   latency?: { p50: number; p95: number; n: number };
-  examples: readonly { name: string; index: number; output?: string; verdict: BaselineVerdict; latencyP50?: number }[];
+  examples: readonly { name: string; index: number; output?: string; verdict: VerdictKind; latencyP50?: number }[];
 }
 
 export interface BuildBaselineInput {
@@ -234,7 +232,7 @@ export interface BaselineExampleChange {
   status: BaselineExampleStatus;
   /** The example's rendered prompt differs from the one the baseline answered. */
   promptChanged: boolean;
-  verdict: { baseline?: BaselineVerdict; current: BaselineVerdict };
+  verdict: { baseline?: VerdictKind; current: VerdictKind };
   /** Fields that changed (reference = baseline, candidate = current). */
   diffs: DriftFieldDiff[];
   baselineOutput?: string;

@@ -12,7 +12,7 @@
  */
 import { compareOutputs } from './drift-compare';
 import { distribution, fmtMs, pct, type Distribution } from './stats';
-import type { VerdictKind } from './verdict';
+import { FAILURE_KINDS, isFailure, type FailureKind, type VerdictKind } from './verdict';
 
 // --- the model ---------------------------------------------------------------------------------
 
@@ -79,8 +79,6 @@ export interface RenderOptions {
 
 // --- derived data (exported for tests and for callers that want the numbers) -------------------------
 
-const FAILURE_KINDS = ['wrong-value', 'schema-mismatch', 'invalid-json', 'truncated', 'error'] as const satisfies readonly VerdictKind[];
-type FailureKind = (typeof FAILURE_KINDS)[number];
 const NOT_JUDGED: ReadonlySet<VerdictKind> = new Set(['skipped', 'cancelled']);
 
 export function quantizationsOf(c: ReportContract): string[] {
@@ -177,7 +175,7 @@ export function fieldOf(pointer: string): string {
 export function fieldFailures(c: ReportContract): FieldFailures[] {
   const byField = new Map<string, FieldFailures>();
   for (const e of c.examples) {
-    if (!(FAILURE_KINDS as readonly string[]).includes(e.status)) continue;
+    if (!isFailure(e.status)) continue;
     const kind = e.status as FailureKind;
     const fields = new Set((e.problems ?? []).map((p) => fieldOf(p.pointer)));
     if (!fields.size) fields.add('');

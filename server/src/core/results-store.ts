@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { CheckResult } from './check';
+import type { VerdictKind } from './verdict';
 
 export interface ExampleLastRun {
   /** The verdict: pass, schema-mismatch, wrong-value, invalid-json, truncated, error, skipped... */
@@ -27,7 +28,7 @@ export interface ExampleLastRun {
   stale?: boolean;
 }
 
-export type RunVerdictKind = 'pass' | 'invalid-json' | 'truncated' | 'schema-mismatch' | 'wrong-value' | 'error' | 'skipped' | 'cancelled';
+export type RunVerdictKind = VerdictKind;
 
 /** A difference from `expected` (the runtime's FieldDiff). */
 export interface RunDiff {

@@ -9,7 +9,16 @@ import { pointerSegments, toPointer } from './schema-walk';
  * schema-mismatch → wrong-value → pass.
  */
 
-export type VerdictKind = 'pass' | 'invalid-json' | 'truncated' | 'schema-mismatch' | 'wrong-value' | 'error' | 'skipped' | 'cancelled';
+export const VERDICT_KINDS = ['pass', 'invalid-json', 'truncated', 'schema-mismatch', 'wrong-value', 'error', 'skipped', 'cancelled'] as const;
+export type VerdictKind = (typeof VERDICT_KINDS)[number];
+
+/** The verdicts that fail an example (the others pass it or did not judge it). */
+export const FAILURE_KINDS = ['wrong-value', 'schema-mismatch', 'invalid-json', 'truncated', 'error'] as const satisfies readonly VerdictKind[];
+export type FailureKind = (typeof FAILURE_KINDS)[number];
+
+export function isFailure(kind: string): kind is FailureKind {
+  return (FAILURE_KINDS as readonly string[]).includes(kind);
+}
 
 /** Why generation stopped. `whitespace`: stopped early on a run of whitespace (see WHITESPACE_RUN). */
 export type StopReason = 'eog' | 'maxTokens' | 'whitespace' | 'abort' | 'error';

@@ -1,9 +1,8 @@
 import { ErrorCodes, ResponseError } from 'vscode-languageserver/node';
 import { exportDataset, toJsonl } from '../core/dataset';
+import { isFailure } from '../core/verdict';
 import type { ExportDatasetParams, ExportDatasetResult } from '../protocol';
 import type { ServerContext } from './context';
-
-const FAILED = new Set(['wrong-value', 'schema-mismatch', 'invalid-json', 'truncated', 'error']);
 
 /** `contracts/exportDataset`: the core's export of the open contract, optionally without the examples its current results fail. */
 export function exportDatasetRequest(ctx: ServerContext, params: ExportDatasetParams): ExportDatasetResult {
@@ -17,7 +16,7 @@ export function exportDatasetRequest(ctx: ServerContext, params: ExportDatasetPa
   const runs = ctx.results.runsOf?.(a.uri, check);
   const failed = (name: string) => {
     const v = runs?.examples.get(name);
-    return v !== undefined && !v.stale && FAILED.has(v.run.verdict);
+    return v !== undefined && !v.stale && isFailure(v.run.verdict);
   };
   const failing = contract.examples.filter((e) => !e.skip && failed(e.name)).map((e) => e.name);
   const kept = params.includeFailing === false ? contract.examples.filter((e) => !e.skip && !failing.includes(e.name)).map((e) => e.name) : undefined;
