@@ -546,9 +546,10 @@ function sameTokens(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-function tokenizerMismatch(scorer: TokenScorer, requests: readonly TfRequest[]): string | undefined {
+/** `promptTokens`: the prompt as this model's run already tokenized it (the one request given). */
+function tokenizerMismatch(scorer: TokenScorer, requests: readonly TfRequest[], promptTokens?: readonly number[]): string | undefined {
   for (const r of requests) {
-    const p = tokenizeTurns(scorer, r.promptText);
+    const p = promptTokens ?? tokenizeTurns(scorer, r.promptText);
     const o = scorer.tokenize(r.outputText, false);
     if (!sameTokens(p, r.req.prompt) || !sameTokens(o, r.req.output)) return `${scorer.info.quantization}'s tokenizer splits the same text differently: token-level agreement needs the same tokenization`;
   }
@@ -576,7 +577,7 @@ async function candidateAfter(acc: CandidateEarly, ref: RefTeacher, e: AfterExam
   const scorer = r && refPos ? e.runner.scorer?.() : undefined;
   if (!r || !refPos || !scorer) return;
   try {
-    const mismatch = tokenizerMismatch(scorer, [r]);
+    const mismatch = tokenizerMismatch(scorer, [r], e.tokens);
     if (mismatch) {
       acc.unavailable = mismatch;
       return;
